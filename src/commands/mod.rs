@@ -1,0 +1,22 @@
+//! One module per subcommand: arguments and the glue from them to the core modules.
+
+pub mod arches;
+pub mod binfmt;
+pub mod bootstrap;
+pub mod build;
+pub mod doctor;
+pub mod enter;
+pub mod list;
+pub mod obs;
+pub mod remove;
+pub mod start;
+pub mod status;
+pub mod stop;
+
+/// Refuse to go on unless running as root, naming the command to retry with.
+pub fn require_root(what: &str) -> anyhow::Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        anyhow::bail!("{what} needs root: run it with sudo");
+    }
+    Ok(())
+}

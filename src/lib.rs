@@ -1,0 +1,14 @@
+//! archbuild: architecture emulation containers for building packages for foreign
+//! architectures with qemu-user, binfmt_misc and mount namespaces.
+
+pub mod arch;
+pub mod binfmt;
+pub mod elf;
+pub mod emulator;
+pub mod error;
+pub mod names;
+pub mod paths;
+pub mod progress;
+pub mod state;
+pub mod cli;
+pub mod commands;

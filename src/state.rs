@@ -1,0 +1,99 @@
+//! Known containers: one JSON record per name under the state directory, so that
+//! `archbuild start NAME` needs nothing but the name.
+
+use std::fs;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::paths;
+
+/// An extra directory bound into a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bind {
+    /// Path on the host.
+    pub source: PathBuf,
+    /// Path inside the container.
+    pub target: PathBuf,
+}
+
+/// What archbuild remembers about a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub name: String,
+    /// OBS arch name.
+    pub arch: String,
+    /// The root directory on the host.
+    pub location: PathBuf,
+    #[serde(default)]
+    pub binds: Vec<Bind>,
+    /// Emulator chosen explicitly with `--emulator`, if any.
+    #[serde(default)]
+    pub emulator: Option<PathBuf>,
+    /// How the root came to be: "bootstrap" or "existing".
+    #[serde(default)]
+    pub origin: String,
+}
+
+fn record_path(name: &str) -> PathBuf {
+    paths::containers_dir().join(format!("{name}.json"))
+}
+
+/// Store `record`, replacing an earlier one of the same name (written atomically).
+pub fn save(record: &Record) -> Result<()> {
+    crate::names::validate(&record.name)?;
+    let dir = paths::containers_dir();
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = record_path(&record.name);
+    let tmp = path.with_extension("json.tmp");
+    fs::write(&tmp, serde_json::to_vec_pretty(record)?)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// The record called `name`, if archbuild knows it.
+pub fn load(name: &str) -> Result<Option<Record>> {
+    crate::names::validate(name)?;
+    let path = record_path(name);
+    match fs::read(&path) {
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+            format!("{} is damaged: fix or delete it", path.display())
+        })?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Every known record, sorted by name.
+pub fn list() -> Result<Vec<Record>> {
+    let dir = paths::containers_dir();
+    let mut records = Vec::new();
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(records),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            if let Some(record) = load(&name)? {
+                records.push(record);
+            }
+        }
+    }
+    records.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(records)
+}
+
+/// Forget the record called `name`.
+pub fn forget(name: &str) -> Result<()> {
+    let path = record_path(name);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", path.display())),
+    }
+}
