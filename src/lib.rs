@@ -2,6 +2,7 @@
 //! architectures with qemu-user, binfmt_misc and mount namespaces.
 
 pub mod arch;
+pub mod bootstrap;
 pub mod binfmt;
 pub mod elf;
 pub mod emulator;

@@ -1,0 +1,3 @@
+//! Bootstrapping foreign-architecture roots.
+
+pub mod plan;

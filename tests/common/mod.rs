@@ -1,0 +1,141 @@
+//! Shared test support.
+//!
+//! Safety rule: every test that mounts, unshares or pivots runs inside a throwaway mount
+//! namespace. `isolated!()` at the top of such a test re-executes the test binary for just
+//! that test under `unshare --mount --propagation private`, makes `/` rshared INSIDE that
+//! namespace (as systemd does on a real host), and asserts the child passed. A bug can then
+//! only damage the throwaway namespace, never the machine's /proc, /dev or /sys.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const INSIDE: &str = "ARCHBUILD_TEST_ISOLATED";
+
+/// True under CI, where a missing prerequisite is a failure, never a skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Skip (outside CI, printing why) or fail (in CI) when `ok` is false.
+/// Returns true when the test may go on.
+pub fn prerequisite(ok: bool, what: &str) -> bool {
+    if ok {
+        return true;
+    }
+    if in_ci() {
+        panic!("prerequisite missing under CI=true: {what}");
+    }
+    eprintln!("SKIPPED: {what}");
+    false
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// `which`: the path of `tool` on PATH.
+pub fn tool(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Re-run the current test inside a throwaway mount namespace with `/` rshared.
+/// Returns true in the parent (which has already asserted the child's success) and false
+/// inside the namespace, where the test body should run.
+pub fn reexec_isolated(test_name: &str) -> bool {
+    if std::env::var_os(INSIDE).is_some() {
+        return false;
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    // The test harness names tests by module path; `--exact` runs only this one.
+    let name = test_name.split_once("::").map(|x| x.1).unwrap_or(test_name);
+    let status = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--"])
+        .arg("sh")
+        .arg("-c")
+        .arg("mount --make-rshared / && exec \"$@\"")
+        .arg("sh")
+        .arg(&exe)
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(INSIDE, "1")
+        .status()
+        .expect("run unshare");
+    assert!(status.success(), "isolated run of {name} failed: {status}");
+    true
+}
+
+/// Put at the top of a test that mounts, unshares or pivots (needs root).
+#[macro_export]
+macro_rules! isolated {
+    () => {{
+        fn f() {}
+        let name = std::any::type_name_of_val(&f).trim_end_matches("::f");
+        if !common::prerequisite(common::is_root(), "this test needs root") {
+            return;
+        }
+        if common::reexec_isolated(name) {
+            return;
+        }
+    }};
+}
+
+/// The archbuild binary built for these tests.
+pub fn archbuild_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_archbuild"))
+}
+
+/// A unique prefix for binfmt entries made by this test process.
+pub fn unique_binfmt_prefix() -> String {
+    format!("archbuild-test{}-", std::process::id())
+}
+
+/// An archbuild command whose state, pins and binfmt entry names are private to `dir`
+/// and this process, so tests never touch a real installation's containers or entries.
+pub fn archbuild(dir: &Path) -> Command {
+    let mut cmd = Command::new(archbuild_bin());
+    cmd.env("ARCHBUILD_STATE_DIR", dir.join("state"))
+        .env("ARCHBUILD_PIN_DIR", dir.join("pins"))
+        .env("ARCHBUILD_BINFMT_D", dir.join("binfmt.d"))
+        .env("ARCHBUILD_BINFMT_PREFIX", unique_binfmt_prefix())
+        .env("ARCHBUILD_PLAIN", "1");
+    cmd
+}
+
+/// Remove every binfmt entry this test process registered.
+pub fn remove_test_binfmt_entries() {
+    let prefix = unique_binfmt_prefix();
+    if let Ok(entries) = std::fs::read_dir("/proc/sys/fs/binfmt_misc") {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::write(e.path(), "-1");
+            }
+        }
+    }
+}
+
+/// The mount table of this namespace, without the columns that change between reads.
+pub fn mount_table() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .expect("read mountinfo")
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            // mount point, root, options, fs type, source
+            let sep = f.iter().position(|x| *x == "-").unwrap_or(f.len() - 1);
+            format!("{} {} {} {} {}", f[4], f[3], f[5], f[sep + 1], f.get(sep + 2).unwrap_or(&""))
+        })
+        .collect()
+}
+
+/// Cache directory for downloads shared across test runs.
+pub fn cache_dir() -> PathBuf {
+    let dir = std::env::var_os("ARCHBUILD_TEST_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".test-cache"));
+    std::fs::create_dir_all(&dir).expect("create test cache");
+    dir
+}
