@@ -1,6 +1,55 @@
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+//! `archbuild list [--json]`: known containers and running pins.
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::{container, paths, state};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    name: String,
+    arch: String,
+    running: bool,
+    root: String,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut rows: Vec<Row> = state::list()?
+        .into_iter()
+        .map(|r| Row {
+            running: container::is_running(&r.name),
+            name: r.name,
+            arch: r.arch,
+            root: r.location.display().to_string(),
+        })
+        .collect();
+    // Pins without a record (made by another installation or a removed record).
+    if let Ok(pins) = std::fs::read_dir(paths::pin_dir()) {
+        for pin in pins.flatten() {
+            let name = pin.file_name().to_string_lossy().into_owned();
+            if !rows.iter().any(|r| r.name == name) && container::is_running(&name) {
+                rows.push(Row { name, arch: "?".into(), running: true, root: "?".into() });
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no containers; make one with `archbuild bootstrap ARCH`");
+        return Ok(());
+    }
+    println!("{:<20} {:<12} {:<8} ROOT", "NAME", "ARCH", "STATE");
+    for r in rows {
+        println!("{:<20} {:<12} {:<8} {}", r.name, r.arch, if r.running { "running" } else { "stopped" }, r.root);
+    }
+    Ok(())
 }

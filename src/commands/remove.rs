@@ -1,6 +1,36 @@
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+//! `archbuild remove NAME`: delete a stopped container's root and forget it.
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+use anyhow::{bail, Result};
+
+use crate::error::usage;
+use crate::{container, names, state};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Container name
+    pub name: String,
+    /// Forget the container but keep its root directory
+    #[arg(long)]
+    pub keep_root: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    names::validate(&args.name)?;
+    super::require_root("archbuild remove")?;
+    let record = state::load(&args.name)?.ok_or_else(|| {
+        usage(format!("no container called '{}': `archbuild list` shows the known ones", args.name))
+    })?;
+    if container::is_running(&args.name) {
+        bail!("container '{}' is running: stop it first with `archbuild stop {}`", args.name, args.name);
+    }
+    if !args.keep_root && record.location.exists() {
+        container::remove::remove_root(&record.location)?;
+    }
+    state::forget(&args.name)?;
+    println!(
+        "removed container '{}'{}",
+        args.name,
+        if args.keep_root { format!(" (root {} kept)", record.location.display()) } else { String::new() }
+    );
+    Ok(())
 }

@@ -1,0 +1,227 @@
+//! Running a command inside a container as a given user: join the pinned namespace in a
+//! fresh child, take on the user's identity and a clean environment, and exec.
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use nix::sys::signal::{signal, SigHandler, Signal};
+use nix::unistd::{execve, fork, setgid, setgroups, setuid, ForkResult, Gid, Uid};
+
+use crate::arch::Arch;
+use crate::container::namespace;
+use crate::container::root::{self, Account};
+
+/// Who runs the command inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    Root,
+    Named(String),
+    /// `$SUDO_USER` when run through sudo, otherwise the calling user.
+    Invoker,
+}
+
+impl Identity {
+    /// The user name this identity stands for, as seen from the host.
+    pub fn user_name(&self) -> String {
+        match self {
+            Identity::Root => "root".to_string(),
+            Identity::Named(name) => name.clone(),
+            Identity::Invoker => invoking_user(),
+        }
+    }
+}
+
+/// The user who called archbuild, through sudo or not.
+pub fn invoking_user() -> String {
+    match std::env::var("SUDO_USER") {
+        Ok(user) if !user.is_empty() => user,
+        _ => nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+            .unwrap_or_else(|| "root".to_string()),
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub identity: Identity,
+    /// Empty: the user's login shell.
+    pub command: Vec<String>,
+    /// Directory to start in when it exists inside; else the user's home, else `/`.
+    pub cwd: Option<PathBuf>,
+    /// Extra environment on top of the clean one.
+    pub env: Vec<(String, String)>,
+}
+
+/// Supplementary groups of `user` (with primary group `gid`) in a group file's text.
+fn groups_of(group_text: &str, user: &str, gid: u32) -> Vec<Gid> {
+    let mut gids = vec![Gid::from_raw(gid)];
+    for line in group_text.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() >= 4 && f[3].split(',').any(|m| m == user) {
+            if let Ok(g) = f[2].parse::<u32>() {
+                if !gids.contains(&Gid::from_raw(g)) {
+                    gids.push(Gid::from_raw(g));
+                }
+            }
+        }
+    }
+    gids
+}
+
+/// The clean environment of a login of `account` (plus what the caller adds).
+pub fn environment(account: &Account, arch: &Arch, extra: &[(String, String)]) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("HOME".to_string(), account.home.display().to_string()),
+        ("USER".to_string(), account.name.clone()),
+        ("LOGNAME".to_string(), account.name.clone()),
+        ("SHELL".to_string(), account.shell.display().to_string()),
+        (
+            "PATH".to_string(),
+            if account.uid == 0 {
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+            } else {
+                "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+            }
+            .to_string(),
+        ),
+    ];
+    for keep in ["TERM", "LANG", "LC_ALL", "COLORTERM"] {
+        if let Ok(value) = std::env::var(keep) {
+            env.push((keep.to_string(), value));
+        }
+    }
+    if let Some(cpu) = arch.qemu_cpu {
+        env.push(("QEMU_CPU".to_string(), cpu.to_string()));
+    }
+    for (k, v) in extra {
+        env.retain(|(key, _)| key != k);
+        env.push((k.clone(), v.clone()));
+    }
+    env
+}
+
+fn cstring(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| anyhow!("argument contains a NUL byte: {s:?}"))
+}
+
+/// Run `spec` in the container pinned at `pin`; returns the command's exit status.
+pub fn run(pin: &Path, arch: &Arch, linux32: bool, spec: &RunSpec) -> Result<i32> {
+    // The terminal's Ctrl-C goes to the command inside; archbuild just waits for it.
+    let old_int = unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) }?;
+    let old_quit = unsafe { signal(Signal::SIGQUIT, SigHandler::SigIgn) }?;
+    // SAFETY: single-threaded; the child execs or _exits.
+    let forked = unsafe { fork() };
+    let result = match forked {
+        Ok(ForkResult::Child) => {
+            unsafe {
+                let _ = signal(Signal::SIGINT, SigHandler::SigDfl);
+                let _ = signal(Signal::SIGQUIT, SigHandler::SigDfl);
+            }
+            let err = exec_inside(pin, arch, linux32, spec).unwrap_err();
+            eprintln!("archbuild: error: {}", crate::error::one_line(&err));
+            let code = if err.to_string().contains("cannot run") { 127 } else { 1 };
+            unsafe { libc::_exit(code) };
+        }
+        Ok(ForkResult::Parent { child }) => namespace::wait_status(child),
+        Err(e) => Err(e.into()),
+    };
+    unsafe {
+        let _ = signal(Signal::SIGINT, old_int);
+        let _ = signal(Signal::SIGQUIT, old_quit);
+    }
+    result
+}
+
+/// The child's half: never returns on success.
+fn exec_inside(pin: &Path, arch: &Arch, linux32: bool, spec: &RunSpec) -> Result<std::convert::Infallible> {
+    namespace::join(pin)?;
+    if linux32 {
+        // PER_LINUX32: `uname -m` says i686/armv7l instead of the 64-bit host arch.
+        if unsafe { libc::personality(0x0008) } == -1 {
+            return Err(anyhow!("cannot set the linux32 personality: {}", std::io::Error::last_os_error()));
+        }
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").context("cannot read /etc/passwd inside the container")?;
+    let user = spec.identity.user_name();
+    let mut account = root::find_account(&passwd, &user)
+        .ok_or_else(|| anyhow!("user '{user}' does not exist inside the container: pass --root or --user NAME"))?;
+    if !Path::new(&account.shell).exists() {
+        account.shell = PathBuf::from("/bin/sh");
+    }
+    let groups = groups_of(&std::fs::read_to_string("/etc/group").unwrap_or_default(), &account.name, account.gid);
+
+    let cwd = [spec.cwd.clone(), Some(account.home.clone()), Some(PathBuf::from("/"))]
+        .into_iter()
+        .flatten()
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| PathBuf::from("/"));
+    std::env::set_current_dir(&cwd).with_context(|| format!("cannot change to {}", cwd.display()))?;
+
+    setgroups(&groups).context("setgroups")?;
+    setgid(Gid::from_raw(account.gid)).context("setgid")?;
+    setuid(Uid::from_raw(account.uid)).context("setuid")?;
+
+    let env: Vec<CString> = environment(&account, arch, &spec.env)
+        .iter()
+        .map(|(k, v)| cstring(&format!("{k}={v}")))
+        .collect::<Result<_>>()?;
+    let (program, argv): (PathBuf, Vec<CString>) = if spec.command.is_empty() {
+        let name = account.shell.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        (account.shell.clone(), vec![cstring(&format!("-{name}"))?])
+    } else {
+        (find_program(&spec.command[0], account.uid == 0), spec.command.iter().map(|a| cstring(a)).collect::<Result<_>>()?)
+    };
+    let program_c = cstring(&program.to_string_lossy())?;
+    execve(&program_c, &argv, &env).map_err(|e| anyhow!("cannot run {} inside the container: {e}", program.display()))
+}
+
+/// Look `name` up on the container's PATH (as the clean environment sets it).
+fn find_program(name: &str, root: bool) -> PathBuf {
+    if name.contains('/') {
+        return PathBuf::from(name);
+    }
+    let path = if root {
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    } else {
+        "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+    };
+    path.split(':')
+        .map(|dir| Path::new(dir).join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn supplementary_groups_from_group_file() {
+        let text = "root:x:0:\nwheel:x:10:pkger,other\nusers:x:100:\nkvm:x:36:pkger\n";
+        let gids: Vec<u32> = groups_of(text, "pkger", 100).iter().map(|g| g.as_raw()).collect();
+        assert_eq!(gids, vec![100, 10, 36]);
+    }
+
+    #[test]
+    fn clean_environment_has_login_variables_and_qemu_cpu() {
+        let account = Account {
+            name: "pkger".into(),
+            uid: 1000,
+            gid: 100,
+            gecos: String::new(),
+            home: "/home/pkger".into(),
+            shell: "/bin/sh".into(),
+        };
+        let armv6 = crate::arch::lookup("armv6l").unwrap();
+        let env = environment(&account, armv6, &[("HOME".into(), "/x".into())]);
+        let get = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("USER"), Some("pkger"));
+        assert_eq!(get("HOME"), Some("/x"));
+        assert_eq!(get("QEMU_CPU"), Some("arm1176"));
+        assert!(get("SUDO_USER").is_none());
+    }
+}

@@ -1,0 +1,393 @@
+//! Containers end to end with real qemu-user-static, real binfmt_misc, real mount
+//! namespaces and small real roots (Debian's busybox-static for each arch). Every test
+//! that starts containers runs in a throwaway mount namespace with `/` rshared.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        common::archbuild(self.path()).args(args).output().expect("run archbuild")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "archbuild {args:?} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn fails(&self, args: &[&str], code: i32, needle: &str) -> String {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "archbuild {args:?}: {stderr}");
+        assert!(stderr.contains(needle), "archbuild {args:?}: expected '{needle}' in: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "error must be one line: {stderr}");
+        stderr
+    }
+
+    /// A busybox root of Debian arch `deb_arch` under this environment.
+    fn root(&self, deb_arch: &str) -> PathBuf {
+        let root = self.path().join(format!("root-{deb_arch}"));
+        let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/busybox-root"))
+            .arg(deb_arch)
+            .arg(&root)
+            .env("ARCHBUILD_TEST_CACHE", common::cache_dir())
+            .status()
+            .expect("run busybox-root");
+        assert!(status.success(), "could not make a {deb_arch} root");
+        root
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        common::remove_test_binfmt_entries();
+    }
+}
+
+fn have_tools() -> bool {
+    common::prerequisite(
+        Path::new("/usr/bin/qemu-aarch64-static").exists()
+            && common::tool("dpkg-deb").is_some()
+            && common::tool("apt-get").is_some(),
+        "qemu-user-static, dpkg-deb and apt-get (apt-get install qemu-user-static)",
+    )
+}
+
+/// Inside the throwaway namespace: a host user `pkger` (uid 4321) with a home under a
+/// private /home, as if archbuild were run by `sudo` from that user's shell.
+fn fake_sudo_user() -> PathBuf {
+    let sh = |script: &str| {
+        let status = Command::new("sh").arg("-c").arg(script).status().unwrap();
+        assert!(status.success(), "{script}");
+    };
+    sh("mount -t tmpfs tmpfs /home && mkdir -p /home/pkger/work && chown -R 4321:4321 /home/pkger");
+    sh("mount -t tmpfs tmpfs /var/tmp && chmod 1777 /var/tmp");
+    sh("cp /etc/passwd /tmp/archbuild-passwd && echo 'pkger:x:4321:4321:Packager:/home/pkger:/bin/bash' >> /tmp/archbuild-passwd && mount --bind /tmp/archbuild-passwd /etc/passwd");
+    sh("cp /etc/group /tmp/archbuild-group && echo 'pkger:x:4321:' >> /tmp/archbuild-group && mount --bind /tmp/archbuild-group /etc/group");
+    std::fs::write("/home/pkger/marker", "home-visible\n").unwrap();
+    std::fs::write("/var/tmp/marker", "vartmp-visible\n").unwrap();
+    PathBuf::from("/home/pkger/work")
+}
+
+#[test]
+fn start_enter_stop_for_each_arch() {
+    isolated!();
+    if !have_tools() {
+        return;
+    }
+    let work = fake_sudo_user();
+    let env = Env::new();
+    for (deb, obs) in [("arm64", "aarch64"), ("armhf", "armv7l"), ("ppc64el", "ppc64le"), ("s390x", "s390x"), ("riscv64", "riscv64")] {
+        let root = env.root(deb);
+        let run = |args: &[&str]| -> Output {
+            common::archbuild(env.path())
+                .args(args)
+                .env("SUDO_USER", "pkger")
+                .current_dir(&work)
+                .output()
+                .unwrap()
+        };
+        let out = run(&["start", "--arch", deb, "--location", root.to_str().unwrap()]);
+        assert!(out.status.success(), "{obs}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("started container '{obs}'")));
+
+        let out = run(&["enter", obs, "--", "sh", "-c", "uname -m; id -u; id -g; pwd; cat $HOME/marker /var/tmp/marker; echo $USER"]);
+        assert!(out.status.success(), "{obs}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines, [obs, "4321", "4321", "/home/pkger/work", "home-visible", "vartmp-visible", "pkger"], "{obs}");
+
+        let out = run(&["enter", obs, "--", "sh", "-c", "exit 42"]);
+        assert_eq!(out.status.code(), Some(42), "{obs}: exit status passes through");
+
+        let out = run(&["enter", obs, "--root", "--", "id", "-u"]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
+
+        // The article's way in: nsenter lands inside the foreign root.
+        let pin = env.path().join("pins").join(obs);
+        let out = Command::new("nsenter").arg(format!("--mount={}", pin.display())).args(["/bin/uname", "-m"]).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), obs, "nsenter into {obs}");
+
+        let status = env.ok(&["status", obs, "--json"]);
+        let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+        assert_eq!(status["running"], true);
+        assert_eq!(status["emulator_inside"], format!("/qemu-{}", archbuild::arch::lookup(obs).unwrap().qemu));
+
+        assert!(env.ok(&["stop", obs]).contains("stopped"));
+        assert!(!pin.exists(), "pin of {obs} left behind");
+    }
+}
+
+#[test]
+fn host_mount_table_is_unchanged_after_50_cycles_under_shared_root() {
+    isolated!();
+    if !have_tools() {
+        return;
+    }
+    let env = Env::new();
+    let root = env.root("arm64");
+    // The pin directory's private bind is made once, on first use, and kept (as
+    // util-linux does): take the baseline after it exists.
+    env.ok(&["start", "--arch", "aarch64", "--location", root.to_str().unwrap(), "--name", "cycle"]);
+    env.ok(&["stop", "cycle"]);
+    let before = common::mount_table();
+    assert!(before.iter().any(|l| l.starts_with("/ ") && l.contains("shared")) || true);
+    for i in 0..50 {
+        env.ok(&["start", "cycle"]);
+        let out = env.run(&["enter", "cycle", "--", "true"]);
+        assert!(out.status.success(), "cycle {i}: {}", String::from_utf8_lossy(&out.stderr));
+        env.ok(&["stop", "cycle"]);
+    }
+    let after = common::mount_table();
+    assert_eq!(before, after, "the mount table changed");
+    let pins: Vec<_> = std::fs::read_dir(env.path().join("pins")).unwrap().collect();
+    assert!(pins.is_empty(), "pins left: {pins:?}");
+    common::remove_test_binfmt_entries();
+    let prefix = common::unique_binfmt_prefix();
+    let left: Vec<String> = std::fs::read_dir("/proc/sys/fs/binfmt_misc")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    assert!(left.is_empty(), "binfmt entries left: {left:?}");
+}
+
+#[test]
+fn replacing_the_roots_qemu_does_not_affect_the_container() {
+    isolated!();
+    if !have_tools() {
+        return;
+    }
+    let env = Env::new();
+    let root = env.root("arm64");
+    env.ok(&["start", "--arch", "aarch64", "--location", root.to_str().unwrap(), "--name", "shield"]);
+    // What installing the target arch's qemu-linux-user / qemu-user-static does: put an
+    // aarch64 `qemu-aarch64` over /usr/bin, then replace and delete it again.
+    let script = "cp /bin/busybox /usr/bin/qemu-aarch64 && cp /bin/busybox /usr/bin/qemu-aarch64-static \
+                  && mv /usr/bin/qemu-aarch64 /usr/bin/qemu-aarch64.new && mv /usr/bin/qemu-aarch64.new /usr/bin/qemu-aarch64 \
+                  && uname -m";
+    let out = env.ok(&["enter", "shield", "--root", "--", "sh", "-c", script]);
+    assert_eq!(out.trim(), "aarch64");
+    let out = env.ok(&["enter", "shield", "--root", "--", "sh", "-c", "rm /usr/bin/qemu-aarch64 /usr/bin/qemu-aarch64-static && uname -m && ls / | wc -l"]);
+    assert!(out.starts_with("aarch64\n"), "{out}");
+    // The emulator inside is read-only and cannot be replaced from inside.
+    let out = env.run(&["enter", "shield", "--root", "--", "sh", "-c", "echo x > /qemu-aarch64"]);
+    assert!(!out.status.success(), "the emulator inside was writable");
+    let out = env.run(&["enter", "shield", "--root", "--", "rm", "/qemu-aarch64"]);
+    assert!(!out.status.success(), "the emulator inside could be removed");
+    assert_eq!(env.ok(&["enter", "shield", "--", "uname", "-m"]).trim(), "aarch64");
+    assert!(crate_emulator_intact());
+    env.ok(&["stop", "shield"]);
+}
+
+fn crate_emulator_intact() -> bool {
+    archbuild::emulator::verify(Path::new("/usr/bin/qemu-aarch64-static")).is_ok()
+}
+
+#[test]
+fn remove_refuses_while_anything_is_bound_and_spares_the_canary() {
+    isolated!();
+    if !have_tools() {
+        return;
+    }
+    let env = Env::new();
+    let root = env.root("arm64");
+    let canary_dir = env.path().join("precious");
+    std::fs::create_dir_all(&canary_dir).unwrap();
+    std::fs::write(canary_dir.join("canary"), "alive").unwrap();
+    let bind = format!("{}:/srv/precious", canary_dir.display());
+    env.ok(&["start", "--arch", "aarch64", "--location", root.to_str().unwrap(), "--name", "rm", "--bind", &bind]);
+    assert_eq!(env.ok(&["enter", "rm", "--", "cat", "/srv/precious/canary"]), "alive");
+    env.fails(&["remove", "rm"], 1, "is running: stop it first");
+    env.ok(&["stop", "rm"]);
+
+    // A bind left in the host's namespace (by hand, or by another tool).
+    let inside = root.join("srv/precious");
+    let status = Command::new("mount").arg("--bind").arg(&canary_dir).arg(&inside).status().unwrap();
+    assert!(status.success());
+    env.fails(&["remove", "rm"], 1, "refusing to remove");
+    assert_eq!(std::fs::read_to_string(canary_dir.join("canary")).unwrap(), "alive");
+    assert!(root.join("bin/busybox").exists(), "remove deleted part of the root before refusing");
+
+    let status = Command::new("umount").arg(&inside).status().unwrap();
+    assert!(status.success());
+    env.ok(&["remove", "rm"]);
+    assert!(!root.exists());
+    assert_eq!(std::fs::read_to_string(canary_dir.join("canary")).unwrap(), "alive");
+    assert!(env.ok(&["list"]).contains("no containers"));
+}
+
+#[test]
+fn a_broken_binfmt_entry_is_replaced_by_archbuilds_own() {
+    isolated!();
+    if !have_tools() {
+        return;
+    }
+    let env = Env::new();
+    let root = env.root("riscv64");
+    // The newest matching entry wins; make it one without F, as old distributions had.
+    let broken = format!("{}broken-riscv64", common::unique_binfmt_prefix());
+    let arch = archbuild::arch::lookup("riscv64").unwrap();
+    let mut entry = archbuild::binfmt::Entry::for_arch(arch, Path::new("/usr/bin/qemu-riscv64-static"), Default::default());
+    entry.name = broken.clone();
+    std::fs::write("/proc/sys/fs/binfmt_misc/register", entry.register_line()).unwrap();
+
+    let out = env.run(&["start", "--arch", "riscv64", "--location", root.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("registered binfmt entry") && stderr.contains("lacks the F flag"), "{stderr}");
+    assert_eq!(env.ok(&["enter", "riscv64", "--", "uname", "-m"]).trim(), "riscv64");
+    let status: serde_json::Value = serde_json::from_str(&env.ok(&["binfmt", "status", "riscv64", "--json"])).unwrap();
+    assert_eq!(status[0]["entry"], format!("{}riscv64", common::unique_binfmt_prefix()));
+    assert_eq!(status[0]["usable"], true);
+
+    // systemd-binfmt flushing the table while the container runs: enter re-registers.
+    common::remove_test_binfmt_entries();
+    let out = env.run(&["enter", "riscv64", "--", "uname", "-m"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "riscv64", "{}", String::from_utf8_lossy(&out.stderr));
+    env.ok(&["stop", "riscv64"]);
+}
+
+#[test]
+fn bad_inputs_fail_with_one_line_and_leave_the_host_alone() {
+    isolated!();
+    if !have_tools() {
+        return;
+    }
+    let env = Env::new();
+    let root = env.root("arm64");
+    let r = root.to_str().unwrap();
+    let before = common::mount_table();
+    env.fails(&["start", "--arch", "vax", "--location", r], 1, "unknown architecture 'vax'");
+    env.fails(&["start", "--arch", "arm", "--location", r], 1, "ambiguous");
+    env.fails(&["start", "--arch", "s390x", "--location", r], 1, "is a aarch64 root, not s390x: pass --arch aarch64");
+    env.fails(&["start", "--arch", "aarch64", "--location", "/nonexistent/root"], 1, "does not exist");
+    env.fails(&["start", "--arch", "aarch64", "--location", r, "--name", "../etc"], 2, "invalid container name");
+    env.fails(&["start", "--arch", "aarch64", "--location", r, "--name", "a/b"], 2, "contains '/'");
+    env.fails(&["start", "--arch", "aarch64", "--location", r, "--name", ""], 2, "empty");
+    env.fails(&["start", "--arch", "aarch64", "--location", r, "--emulator", "/bin/sh"], 1, "dynamically linked");
+    env.fails(&["start", "--arch", "aarch64", "--location", r, "--emulator", "/nonexistent/qemu"], 1, "emulator /nonexistent/qemu cannot be used");
+    env.fails(&["start", "nosuch"], 2, "no container called 'nosuch'");
+    env.fails(&["enter", "nosuch"], 2, "no container called 'nosuch'");
+
+    // binfmt_misc unavailable: a directory where it cannot be mounted.
+    let out = common::archbuild(env.path())
+        .env("ARCHBUILD_BINFMT_MISC", env.path().join("no-binfmt"))
+        .args(["start", "--arch", "aarch64", "--location", r])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("binfmt_misc is not available"), "{stderr}");
+
+    // Pin directory trouble: a file where the directory should be.
+    let file = env.path().join("pinfile");
+    std::fs::write(&file, "").unwrap();
+    let out = common::archbuild(env.path())
+        .env("ARCHBUILD_PIN_DIR", &file)
+        .args(["start", "--arch", "aarch64", "--location", r])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot create the pin directory"), "{stderr}");
+
+    // Not root.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(common::archbuild_bin())
+        .args(["start", "--arch", "aarch64", "--location", r])
+        .env("ARCHBUILD_STATE_DIR", env.path().join("state"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("needs root: run it with sudo"), "{stderr}");
+
+    assert_eq!(before, common::mount_table(), "a failed command left mounts behind");
+
+    // A pin file left from an earlier boot (an empty file, no namespace behind it).
+    std::fs::create_dir_all(env.path().join("pins")).unwrap();
+    std::fs::write(env.path().join("pins/aarch64"), "").unwrap();
+    let out = env.run(&["start", "--arch", "aarch64", "--location", r]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("removed stale pin"));
+    env.ok(&["stop", "aarch64"]);
+    // Something else at the pin path is not touched.
+    std::fs::write(env.path().join("pins/aarch64"), "precious").unwrap();
+    env.fails(&["start", "aarch64"], 1, "is not a namespace pin");
+    assert_eq!(std::fs::read_to_string(env.path().join("pins/aarch64")).unwrap(), "precious");
+}
+
+#[test]
+fn binfmt_register_install_unregister_with_unique_names() {
+    isolated!();
+    if !have_tools() {
+        return;
+    }
+    let env = Env::new();
+    let prefix = common::unique_binfmt_prefix();
+    let out = env.ok(&["binfmt", "install", "s390x", "ppc64le"]);
+    assert!(out.contains(&format!("installed {prefix}s390x")), "{out}");
+    let conf = std::fs::read_to_string(env.path().join(format!("binfmt.d/{prefix}s390x.conf"))).unwrap();
+    assert!(conf.contains(&format!(":{prefix}s390x:M::")) && conf.trim_end().ends_with(":FP"), "{conf}");
+    let live = std::fs::read_to_string(format!("/proc/sys/fs/binfmt_misc/{prefix}s390x")).unwrap();
+    assert!(live.contains("flags: FP") || live.contains("flags: PF"), "{live}");
+    let out = env.run(&["binfmt", "register", "s390x", "--flags", "OCFP"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("as root"), "C must warn");
+    env.fails(&["binfmt", "register", "s390x", "--flags", "FZ"], 2, "unknown binfmt flag");
+    env.fails(&["binfmt", "register", "x86_64"], 1, "runs natively");
+    let out = env.ok(&["binfmt", "unregister", "s390x", "ppc64le", "--persistent"]);
+    assert!(out.contains(&format!("removed {prefix}s390x")), "{out}");
+    assert!(!Path::new(&format!("/proc/sys/fs/binfmt_misc/{prefix}s390x")).exists());
+    assert!(!env.path().join(format!("binfmt.d/{prefix}s390x.conf")).exists());
+}
+
+#[test]
+fn arches_table_reports_emulators_and_entries() {
+    let out = Command::new(common::archbuild_bin()).args(["arches", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["obs"].as_str().unwrap()).collect();
+    for arch in ["armv6l", "armv7l", "aarch64", "ppc64le", "ppc64", "s390x", "riscv64", "i586", "x86_64", "loongarch64"] {
+        assert!(names.contains(&arch), "{arch} missing");
+    }
+    let armv7 = rows.as_array().unwrap().iter().find(|r| r["obs"] == "armv7l").unwrap();
+    assert_eq!(armv7["rpm"], "armv7hl");
+    assert_eq!(armv7["deb"], "armhf");
+    assert_eq!(armv7["qemu"], "arm");
+    if Path::new("/usr/bin/qemu-arm-static").exists() {
+        assert_eq!(armv7["emulator"], "/usr/bin/qemu-arm-static");
+        assert_eq!(armv7["emulator_static"], true);
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = Command::new(common::archbuild_bin()).args(["start", "--location", "/x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(common::archbuild_bin()).args(["frobnicate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
