@@ -13,3 +13,5 @@ pub mod progress;
 pub mod state;
 pub mod cli;
 pub mod commands;
+pub mod container;
+pub mod mountinfo;
