@@ -1,0 +1,191 @@
+"""`osc archbuild` with real osc releases: loading, help, and exact pass-through of
+arguments and options to `archbuild build` (a recording stand-in here)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import OscEnv, osc_dir_for
+
+PASS_THROUGH = [
+    pytest.param(
+        ["openSUSE_Factory_ARM", "armv7l"],
+        ["openSUSE_Factory_ARM", "armv7l", "--"],
+        id="repo-arch",
+    ),
+    pytest.param(
+        ["Debian_12", "aarch64", "hello.dsc"],
+        ["Debian_12", "aarch64", "hello.dsc", "--"],
+        id="build-descr",
+    ),
+    pytest.param(
+        ["openSUSE_Tumbleweed", "aarch64", "--clean", "-j", "4", "--no-verify"],
+        ["openSUSE_Tumbleweed", "aarch64", "--", "--clean", "-j", "4", "--no-verify"],
+        id="options",
+    ),
+    pytest.param(
+        [
+            "openSUSE_Tumbleweed", "riscv64", "hello.spec",
+            "--define", "_with_foo 1",
+            "--keep-pkgs=/var/tmp/out dir",
+            "-x", "vim", "--extra-pkgs", "gdb",
+            "--alternative-project=home:other",
+            "-k", "/tmp/k", "--noinit", "--vm-type=chroot",
+            "--without", "docs", "--with=tests", "-M", "flavor",
+            "--root", "/var/tmp/build-root/x", "--debug", "-v", "-A", "obs",
+            "--", "--after-dashes", "",
+        ],
+        [
+            "openSUSE_Tumbleweed", "riscv64", "hello.spec", "--",
+            "--define", "_with_foo 1",
+            "--keep-pkgs=/var/tmp/out dir",
+            "-x", "vim", "--extra-pkgs", "gdb",
+            "--alternative-project=home:other",
+            "-k", "/tmp/k", "--noinit", "--vm-type=chroot",
+            "--without", "docs", "--with=tests", "-M", "flavor",
+            "--root", "/var/tmp/build-root/x", "--debug", "-v", "-A", "obs",
+            "--", "--after-dashes", "",
+        ],
+        id="many-options",
+    ),
+    pytest.param(
+        ["Debian_12", "aarch64", "--help"],
+        ["Debian_12", "aarch64", "--", "--help"],
+        id="help-goes-to-osc-build",
+    ),
+]
+
+
+def test_loads_from_each_plugin_directory(plugin_location, tmp_path):
+    """The plugin loads from every per-user plugin directory this osc scans."""
+    version, plugin_dir = plugin_location
+    env = OscEnv(version, osc_dir_for(version), tmp_path / "home", plugin_dir)
+    env.setup()
+    result = env.osc("archbuild", "openSUSE_Factory_ARM", "armv7l")
+    assert result.returncode == 0, result.stderr
+    assert env.recorded()["argv"] == env.expected("openSUSE_Factory_ARM", "armv7l", "--")
+
+
+def test_help(osc_env):
+    result = osc_env.osc("help", "archbuild")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "osc archbuild REPOSITORY ARCH [BUILD_DESCR] [osc build options...]" in out
+    assert "su-wrapper" in out
+    assert "ARCHBUILD" in out
+    assert osc_env.recorded() is None
+    listing = osc_env.osc("help")
+    assert "archbuild" in listing.stdout + listing.stderr
+
+
+def test_no_traceback_or_warning_on_load(osc_env):
+    """Loading must not disturb osc: no duplicate command, no plugin error."""
+    result = osc_env.osc("help", "archbuild")
+    assert "Traceback" not in result.stderr
+    assert "Failed to load" not in result.stderr
+    assert "conflicting" not in result.stderr
+
+
+@pytest.mark.parametrize("args, rest", PASS_THROUGH)
+def test_arguments_reach_archbuild_exactly(osc_env, args, rest):
+    result = osc_env.osc("archbuild", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    recorded = osc_env.recorded()
+    assert recorded is not None, result.stdout + result.stderr
+    assert recorded["argv"] == osc_env.expected(*rest)
+    assert recorded["cwd"] == str(osc_env.checkout)
+    assert recorded["via_su"] is None  # already root: no su-wrapper
+
+
+def test_checkout_metadata_is_the_checkouts(osc_env):
+    """apiurl, project and package come from the checkout, not from the oscrc."""
+    other = osc_env.home / "other" / "pkg2"
+    osc_env.make_checkout(other, "devel:ARM:Factory", "pkg2")
+    result = osc_env.osc("archbuild", "standard", "ppc64le", cwd=other)
+    assert result.returncode == 0, result.stderr
+    assert osc_env.recorded()["argv"] == osc_env.expected(
+        "standard", "ppc64le", "--", project="devel:ARM:Factory", package="pkg2"
+    )
+
+
+def test_exit_status_is_archbuilds(osc_env):
+    result = osc_env.osc("archbuild", "Debian_12", "aarch64", ARCHBUILD_RECORD_EXIT="3")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert osc_env.recorded() is not None
+
+
+def test_su_wrapper_when_not_root(osc_env):
+    """Not root: the command goes through osc's su-wrapper and names the user."""
+    osc_env.oscrc_extra = "su-wrapper = env ARCHBUILD_VIA_SU=config"
+    osc_env.write_oscrc()
+    result = osc_env.osc(
+        "archbuild", "Debian_12", "aarch64", "--clean", ARCHBUILD_TEST_FAKE_UID="65534"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    recorded = osc_env.recorded()
+    assert recorded["via_su"] == "config"
+    assert recorded["argv"] == osc_env.expected(
+        "Debian_12", "aarch64", "--", "--clean", user="nobody"
+    )
+
+
+def test_su_wrapper_from_environment(osc_env):
+    """OSC_SU_WRAPPER overrides the oscrc, as it does for `osc build`."""
+    osc_env.oscrc_extra = "su-wrapper = false"
+    osc_env.write_oscrc()
+    result = osc_env.osc(
+        "archbuild", "Debian_12", "aarch64",
+        ARCHBUILD_TEST_FAKE_UID="65534", OSC_SU_WRAPPER="env ARCHBUILD_VIA_SU=environment",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert osc_env.recorded()["via_su"] == "environment"
+
+
+def test_not_a_checkout(osc_env):
+    result = osc_env.osc("archbuild", "Debian_12", "aarch64", cwd=osc_env.home)
+    assert result.returncode != 0
+    assert "not an osc package checkout" in result.stdout + result.stderr
+    assert osc_env.recorded() is None
+
+
+def test_missing_arch_is_a_usage_error(osc_env):
+    result = osc_env.osc("archbuild", "Debian_12")
+    assert result.returncode != 0
+    assert osc_env.recorded() is None
+
+
+def test_missing_archbuild_binary(osc_env):
+    result = osc_env.osc(
+        "archbuild", "Debian_12", "aarch64", ARCHBUILD=str(osc_env.home / "no-such-archbuild")
+    )
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    assert "no-such-archbuild" in out
+    assert "ARCHBUILD" in out
+
+
+def test_su_wrapper_forms_match_osc(osc_env):
+    """`su` wrappers get osc's own treatment: `su -s PROGRAM root -- ARGS`."""
+    code = (
+        "import importlib.util, json, sys\n"
+        "spec = importlib.util.spec_from_file_location('archbuild_plugin', sys.argv[1])\n"
+        "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
+        "cmd = ['/usr/bin/archbuild', 'build', 'x']\n"
+        "print(json.dumps([mod._archbuild_wrap(w.split(), cmd) for w in sys.argv[2:]]))\n"
+    )
+    plugin = osc_env.home / osc_env.plugin_dir / "archbuild.py"
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(plugin), "su -c", "su", "sudo -E", ""],
+        env=osc_env.env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(result.stdout) == [
+        ["su", "-s", "/usr/bin/archbuild", "root", "--", "build", "x"],
+        ["su", "-s", "/usr/bin/archbuild", "root", "--", "build", "x"],
+        ["sudo", "-E", "/usr/bin/archbuild", "build", "x"],
+        ["/usr/bin/archbuild", "build", "x"],
+    ]
