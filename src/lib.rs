@@ -8,6 +8,7 @@ pub mod elf;
 pub mod emulator;
 pub mod error;
 pub mod names;
+pub mod obs;
 pub mod paths;
 pub mod progress;
 pub mod state;

@@ -1,0 +1,471 @@
+//! From OBS project/repository/arch to the bootstrap [`Plan`] of a root that matches it.
+//!
+//! - backend: `Binarytype: deb` (given, or derived from `Type:`/the preinstalls as
+//!   obs-build does) or `Repotype: debian` -> Debian; anything else -> zypper;
+//! - repositories, first found wins: the download-on-demand entries (`<download>`) of
+//!   every repository on the expanded path for this arch, plus the prjconf's `RepoURL`
+//!   lines; when there are none, the published repositories of the path under the
+//!   instance's `download_url` (`/configuration`), leaving out the requested repository
+//!   itself when it has a path (its own packages are not needed to make a root);
+//! - packages: the prjconf's `Preinstall` (what rpm/dpkg need to run) and `Required`
+//!   (always in a build root) lists; `Support` (checkers and helpers for package builds)
+//!   is left out of a minimal root. `-name` entries are exclusions, not packages;
+//! - emulator: `qemu-<target>` unless the host runs the arch natively.
+
+use anyhow::{anyhow, Result};
+
+use super::client::Client;
+use super::configuration::{published_url, Configuration};
+use super::meta::{Download, PathElement, ProjectMeta};
+use super::pathchain::{self, MetaCache, MetaSource};
+use super::prjconf::Prjconf;
+use crate::arch;
+use crate::bootstrap::plan::{Backend, Plan, Repository};
+
+/// What a plan is made from: project metas, the combined build config, the instance
+/// configuration. The API [`Client`] is one; tests use maps.
+pub trait ObsSource: MetaSource {
+    /// `/build/<project>/<repository>/_buildconfig`
+    fn buildconfig(&self, project: &str, repository: &str) -> Result<String>;
+    /// `/configuration`
+    fn configuration(&self) -> Result<Configuration>;
+}
+
+impl ObsSource for Client {
+    fn buildconfig(&self, project: &str, repository: &str) -> Result<String> {
+        Client::buildconfig(self, project, repository)
+    }
+    fn configuration(&self) -> Result<Configuration> {
+        Client::configuration(self)
+    }
+}
+
+/// Everything `obs plan` shows: the plan and what it was made from.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Explained {
+    pub plan: Plan,
+    pub project: String,
+    pub repository: String,
+    /// The expanded build path, the repository itself first.
+    pub path: Vec<PathElement>,
+    pub binarytype: String,
+    pub repotype: Vec<String>,
+    pub preinstall: Vec<String>,
+    pub required: Vec<String>,
+    pub support: Vec<String>,
+    pub runscripts: Vec<String>,
+}
+
+/// The bootstrap plan for `arch` (any name `arch::lookup` takes) of `project`/`repository`.
+/// This is what `archbuild bootstrap ARCH --obs PROJECT/REPOSITORY` executes.
+pub fn for_repository(
+    client: &Client,
+    project: &str,
+    repository: &str,
+    arch: &str,
+) -> Result<Plan> {
+    Ok(explain(client, project, repository, arch)?.plan)
+}
+
+/// Parse `PROJECT/REPOSITORY` (the project may contain `:` but not `/`).
+pub fn split_prp(prp: &str) -> Result<(&str, &str)> {
+    match prp.rsplit_once('/') {
+        Some((p, r)) if !p.is_empty() && !r.is_empty() && !p.contains('/') => Ok((p, r)),
+        _ => Err(crate::error::usage(format!(
+            "'{prp}' is not PROJECT/REPOSITORY: write it as e.g. openSUSE:Factory/standard (see `archbuild obs repos PROJECT`)"
+        ))),
+    }
+}
+
+/// The plan with what it was made from.
+pub fn explain(
+    source: &dyn ObsSource,
+    project: &str,
+    repository: &str,
+    arch_name: &str,
+) -> Result<Explained> {
+    let cache = MetaCache::new(source);
+    let meta = cache.project_meta(project)?;
+    let repo = meta
+        .repository(repository)
+        .ok_or_else(|| unknown_repository(&meta, repository))?;
+    let arch = resolve_arch(arch_name, &repo.arches, project, repository)?;
+
+    let start = PathElement::new(project, repository);
+    let path = pathchain::expand(&start, &cache)?;
+
+    let config_text = source.buildconfig(project, repository)?;
+    let conf = Prjconf::parse_with(
+        &config_text,
+        arch.obs,
+        &[("_project", project), ("_repository", repository)],
+    );
+    let binarytype = conf.binary_type().to_string();
+    let backend = if binarytype == "deb" || conf.repotype.iter().any(|r| r == "debian") {
+        Backend::Debian
+    } else {
+        Backend::Zypper
+    };
+
+    // repositories: DoD entries along the path, RepoURL lines
+    let mut repositories: Vec<Repository> = Vec::new();
+    for elem in &path {
+        let m = cache.project_meta(&elem.project)?;
+        if let Some(r) = m.repository(&elem.repository) {
+            for d in r.downloads.iter().filter(|d| d.arch == arch.obs) {
+                push_unique(&mut repositories, from_download(d, elem)?);
+            }
+        }
+    }
+    for (i, line) in conf.repourl.iter().enumerate() {
+        push_unique(&mut repositories, from_repourl(line, i, backend)?);
+    }
+    if repositories.is_empty() {
+        let configuration = source.configuration()?;
+        let download_url = configuration.download_url.ok_or_else(|| {
+            anyhow!(
+                "{project}/{repository} names no repositories to install from (no download-on-demand entry, no RepoURL in its prjconf) and the instance's /configuration has no download_url: bootstrap with --repo URL instead"
+            )
+        })?;
+        let skip_self = path.len() > 1;
+        for elem in path.iter().skip(usize::from(skip_self)) {
+            let url = published_url(&download_url, &elem.project, &elem.repository);
+            let repo = match backend {
+                // published Debian repositories are flat: deb URL ./
+                Backend::Debian => Repository {
+                    name: alias(elem),
+                    url,
+                    suite: Some("./".into()),
+                    components: vec![],
+                },
+                Backend::Zypper => Repository {
+                    name: alias(elem),
+                    url,
+                    suite: None,
+                    components: vec![],
+                },
+            };
+            push_unique(&mut repositories, repo);
+        }
+    }
+
+    let mut packages: Vec<String> = Vec::new();
+    for p in conf.preinstall.iter().chain(conf.required.iter()) {
+        if !p.starts_with('-') && !packages.contains(p) {
+            packages.push(p.clone());
+        }
+    }
+
+    let emulator = host_arch()
+        .filter(|host| arch.is_native_on(host))
+        .map_or_else(|| Some(arch.emulator_name()), |_| None);
+
+    let plan = Plan {
+        arch: arch.obs.to_string(),
+        backend,
+        source: format!("obs:{project}/{repository}"),
+        repositories,
+        packages,
+        emulator,
+    };
+    Ok(Explained {
+        plan,
+        project: project.to_string(),
+        repository: repository.to_string(),
+        path,
+        binarytype,
+        repotype: conf.repotype.clone(),
+        preinstall: conf.preinstall.clone(),
+        required: conf.required.clone(),
+        support: conf.support.clone(),
+        runscripts: conf.runscripts.clone(),
+    })
+}
+
+fn host_arch() -> Option<&'static arch::Arch> {
+    arch::lookup(std::env::consts::ARCH).ok()
+}
+
+fn push_unique(list: &mut Vec<Repository>, r: Repository) {
+    if !list
+        .iter()
+        .any(|x| x.url == r.url && x.suite == r.suite && x.components == r.components)
+    {
+        list.push(r);
+    }
+}
+
+fn alias(elem: &PathElement) -> String {
+    format!("{}_{}", elem.project, elem.repository).replace([':', '/'], "_")
+}
+
+fn unknown_repository(meta: &ProjectMeta, repository: &str) -> anyhow::Error {
+    let names = meta.repository_names();
+    if names.is_empty() {
+        crate::error::usage(format!(
+            "project '{}' has no repositories, so no '{repository}': add one with `osc meta prj -e {}`, or use a project that builds",
+            meta.name, meta.name
+        ))
+    } else {
+        crate::error::usage(format!(
+            "project '{}' has no repository '{repository}': use one of {}",
+            meta.name,
+            names.join(", ")
+        ))
+    }
+}
+
+fn resolve_arch(
+    name: &str,
+    valid: &[String],
+    project: &str,
+    repository: &str,
+) -> Result<&'static arch::Arch> {
+    let list = || {
+        if valid.is_empty() {
+            "none".to_string()
+        } else {
+            valid.join(", ")
+        }
+    };
+    // An arch the repository builds is taken as OBS names it even if archbuild does not know it.
+    let found = arch::lookup(name).map_err(|_| {
+        crate::error::usage(format!(
+            "unknown architecture '{name}': {project}/{repository} builds for {} (see `archbuild arches`)",
+            list()
+        ))
+    })?;
+    if !valid.iter().any(|a| a == found.obs) {
+        return Err(crate::error::usage(format!(
+            "{project}/{repository} does not build for {}: use one of {}",
+            found.obs,
+            list()
+        )));
+    }
+    Ok(found)
+}
+
+/// A Debian archive URL written as `<base>/<suite>/<components>` (DoD `deb` entries,
+/// `RepoURL: debian@...`), or a flat repository `<url>/.[/<components>]`.
+fn debian_repository(name: String, url: &str) -> Result<Repository> {
+    let url = url.trim_end_matches('/');
+    if let Some((base, comps)) = url
+        .split_once("/./")
+        .or_else(|| url.strip_suffix("/.").map(|b| (b, "")))
+    {
+        return Ok(Repository {
+            name,
+            url: base.to_string(),
+            suite: Some("./".into()),
+            components: comps
+                .split([',', '/'])
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect(),
+        });
+    }
+    let mut parts = url.rsplitn(3, '/');
+    let (Some(components), Some(suite), Some(base)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(anyhow!(
+            "Debian repository URL '{url}' is not <mirror>/<suite>/<components>: fix the project's <download> or RepoURL entry"
+        ));
+    };
+    if base.ends_with(':') || base.is_empty() {
+        return Err(anyhow!(
+            "Debian repository URL '{url}' is not <mirror>/<suite>/<components>: fix the project's <download> or RepoURL entry"
+        ));
+    }
+    Ok(Repository {
+        name,
+        url: base.to_string(),
+        suite: Some(suite.to_string()),
+        components: components
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+fn from_download(d: &Download, elem: &PathElement) -> Result<Repository> {
+    let name = format!("{}-dod", alias(elem));
+    match d.repotype.as_str() {
+        "deb" => debian_repository(name, &d.url),
+        _ => Ok(Repository {
+            name,
+            url: d.url.clone(),
+            suite: None,
+            components: vec![],
+        }),
+    }
+}
+
+fn from_repourl(line: &str, i: usize, backend: Backend) -> Result<Repository> {
+    let name = format!("repourl{}", i + 1);
+    let (kind, url) = match line.split_once('@') {
+        Some((k, u)) if !k.contains('/') && !k.contains(':') => (Some(k), u),
+        _ => (None, line),
+    };
+    let debian = match kind {
+        Some("debian") => true,
+        Some(_) => false,
+        None => backend == Backend::Debian,
+    };
+    if debian {
+        debian_repository(name, url)
+    } else {
+        Ok(Repository {
+            name,
+            url: url.to_string(),
+            suite: None,
+            components: vec![],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct Fake {
+        metas: HashMap<String, ProjectMeta>,
+        configs: HashMap<String, String>,
+        download_url: Option<String>,
+    }
+
+    impl MetaSource for Fake {
+        fn project_meta(&self, project: &str) -> Result<ProjectMeta> {
+            self.metas.project_meta(project)
+        }
+    }
+
+    impl ObsSource for Fake {
+        fn buildconfig(&self, project: &str, repository: &str) -> Result<String> {
+            Ok(self
+                .configs
+                .get(&format!("{project}/{repository}"))
+                .cloned()
+                .unwrap_or_default())
+        }
+        fn configuration(&self) -> Result<Configuration> {
+            Ok(Configuration {
+                download_url: self.download_url.clone(),
+                ..Default::default()
+            })
+        }
+    }
+
+    fn fake(metas: &[&str], configs: &[(&str, &str)], download_url: Option<&str>) -> Fake {
+        Fake {
+            metas: metas
+                .iter()
+                .map(|d| {
+                    let m = ProjectMeta::parse(d, "t").unwrap();
+                    (m.name.clone(), m)
+                })
+                .collect(),
+            configs: configs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            download_url: download_url.map(str::to_string),
+        }
+    }
+
+    const HOME: &str = r#"<project name="home:alice"><repository name="openSUSE_Tumbleweed"><path project="openSUSE:Factory" repository="snapshot"/><arch>x86_64</arch><arch>aarch64</arch></repository></project>"#;
+    const FACTORY: &str = r#"<project name="openSUSE:Factory"><repository name="snapshot"><arch>x86_64</arch><arch>aarch64</arch></repository></project>"#;
+
+    #[test]
+    fn tumbleweed_aarch64_from_repourl() {
+        let f = fake(
+            &[HOME, FACTORY],
+            &[(
+                "home:alice/openSUSE_Tumbleweed",
+                include_str!("../../tests/data/obs/prjconf_tumbleweed.txt"),
+            )],
+            None,
+        );
+        let e = explain(&f, "home:alice", "openSUSE_Tumbleweed", "aarch64").unwrap();
+        assert_eq!(e.plan.backend, Backend::Zypper);
+        assert_eq!(e.plan.arch, "aarch64");
+        assert_eq!(e.plan.source, "obs:home:alice/openSUSE_Tumbleweed");
+        assert_eq!(e.plan.repositories.len(), 1);
+        assert_eq!(
+            e.plan.repositories[0].url,
+            "https://download.opensuse.org/ports/aarch64/tumbleweed/repo/oss"
+        );
+        assert!(e.plan.packages.contains(&"rpm".to_string()));
+        assert!(e.plan.packages.contains(&"rpm-build".to_string()));
+        assert!(!e.plan.packages.iter().any(|p| p.starts_with('-')));
+        assert_eq!(e.path.len(), 2);
+    }
+
+    #[test]
+    fn published_repositories_when_nothing_else() {
+        let f = fake(&[HOME, FACTORY], &[], Some("http://dl.test/repositories/"));
+        let e = explain(&f, "home:alice", "openSUSE_Tumbleweed", "x86_64").unwrap();
+        let urls: Vec<&str> = e.plan.repositories.iter().map(|r| r.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            ["http://dl.test/repositories/openSUSE:/Factory/snapshot/"]
+        );
+        let f = fake(&[HOME, FACTORY], &[], None);
+        let err = explain(&f, "home:alice", "openSUSE_Tumbleweed", "x86_64")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("download_url") && err.contains("--repo"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn debian_from_dod_and_repourl() {
+        let deb = r#"<project name="Debian:12"><repository name="main"><download arch="aarch64" url="http://deb.test/debian/bookworm/main,contrib" repotype="deb"/><arch>aarch64</arch></repository></project>"#;
+        let f = fake(
+            &[deb],
+            &[(
+                "Debian:12/main",
+                include_str!("../../tests/data/obs/prjconf_debian12.txt"),
+            )],
+            None,
+        );
+        let e = explain(&f, "Debian:12", "main", "arm64").unwrap();
+        assert_eq!(e.plan.backend, Backend::Debian);
+        assert_eq!(e.plan.arch, "aarch64");
+        let r = &e.plan.repositories;
+        assert_eq!(r[0].url, "http://deb.test/debian");
+        assert_eq!(r[0].suite.as_deref(), Some("bookworm"));
+        assert_eq!(r[0].components, ["main", "contrib"]);
+        assert_eq!(r[1].url, "http://ftp.de.debian.org/debian");
+        assert_eq!(r[1].components, ["main"]);
+        assert!(e.plan.packages.contains(&"dpkg".to_string()));
+    }
+
+    #[test]
+    fn unknown_repository_and_arch_list_the_valid_ones() {
+        let f = fake(&[HOME, FACTORY], &[], None);
+        let err = explain(&f, "home:alice", "nope", "x86_64").unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), 2);
+        assert!(err.to_string().contains("openSUSE_Tumbleweed"), "{err}");
+        let err = explain(&f, "home:alice", "openSUSE_Tumbleweed", "s390x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("x86_64, aarch64"), "{err}");
+        let err = explain(&f, "home:alice", "openSUSE_Tumbleweed", "vax")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("x86_64, aarch64"), "{err}");
+    }
+
+    #[test]
+    fn prp_split() {
+        assert_eq!(
+            split_prp("openSUSE:Factory/standard").unwrap(),
+            ("openSUSE:Factory", "standard")
+        );
+        assert!(split_prp("openSUSE:Factory").is_err());
+    }
+}
