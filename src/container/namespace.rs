@@ -68,6 +68,13 @@ fn read_message(fd: &OwnedFd) -> String {
 
 /// Make the namespace described by `plan` and pin it at `pin` (which must not exist).
 pub fn create(plan: &MountPlan, pin: &Path) -> Result<()> {
+    for m in &plan.mounts {
+        if let Mount::Bind { source, .. } = m {
+            if !source.exists() {
+                bail!("cannot bind {}: it does not exist on the host", source.display());
+            }
+        }
+    }
     // Mount points are made in the root before the child starts, so errors come early
     // and with the host's view of the paths.
     let mut targets = Vec::new();
@@ -78,23 +85,52 @@ pub fn create(plan: &MountPlan, pin: &Path) -> Result<()> {
         };
         targets.push(root::ensure_mount_point(&plan.root, m.target(), kind)?);
     }
-    for m in &plan.mounts {
-        if let Mount::Bind { source, .. } = m {
-            if !source.exists() {
-                bail!("cannot bind {}: it does not exist on the host", source.display());
-            }
+
+    // Linux 6.18 hands out namespace ids from per-CPU batches, so a namespace made
+    // later on another CPU can carry a smaller id than the caller's; the kernel then
+    // refuses the pin (EINVAL, its loop check). Making the namespace again on each CPU in
+    // turn finds the one whose ids are newer than ours.
+    let cpus = allowed_cpus();
+    let mut attempts = vec![None];
+    attempts.extend(cpus.into_iter().map(Some));
+    let mut last = None;
+    for cpu in attempts {
+        match create_once(plan, &targets, pin, cpu) {
+            Ok(()) => return Ok(()),
+            Err(Attempt::PinRefused(e)) => last = Some(e),
+            Err(Attempt::Failed(e)) => return Err(e).context("cannot create the container's mount namespace"),
         }
     }
+    Err(last.unwrap_or_else(|| anyhow!("no CPU to run on")))
+        .context("cannot create the container's mount namespace")
+}
 
-    let (ready_read, ready_write) = pipe()?;
-    let (go_read, go_write) = pipe()?;
+enum Attempt {
+    /// The kernel refused to pin this namespace (EINVAL): worth another try.
+    PinRefused(anyhow::Error),
+    Failed(anyhow::Error),
+}
+
+fn allowed_cpus() -> Vec<usize> {
+    let Ok(set) = nix::sched::sched_getaffinity(Pid::from_raw(0)) else { return Vec::new() };
+    (0..nix::sched::CpuSet::count()).filter(|&i| set.is_set(i).unwrap_or(false)).collect()
+}
+
+fn create_once(plan: &MountPlan, targets: &[PathBuf], pin: &Path, cpu: Option<usize>) -> Result<(), Attempt> {
+    let (ready_read, ready_write) = pipe().map_err(|e| Attempt::Failed(e.into()))?;
+    let (go_read, go_write) = pipe().map_err(|e| Attempt::Failed(e.into()))?;
     // SAFETY: archbuild is single-threaded here; the child only makes system calls and
     // exits with `_exit`.
-    match unsafe { fork() }? {
+    match unsafe { fork() }.map_err(|e| Attempt::Failed(e.into()))? {
         ForkResult::Child => {
             drop(ready_read);
             drop(go_write);
-            let result = enter_new_namespace(plan, &targets);
+            if let Some(cpu) = cpu {
+                let mut set = nix::sched::CpuSet::new();
+                let _ = set.set(cpu);
+                let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), &set);
+            }
+            let result = enter_new_namespace(plan, targets);
             let mut report = fs::File::from(ready_write);
             let code = match result {
                 Ok(()) => {
@@ -115,10 +151,14 @@ pub fn create(plan: &MountPlan, pin: &Path) -> Result<()> {
             drop(ready_write);
             drop(go_read);
             let message = read_message(&ready_read);
-            let pinned = if message == "ready" { pin_namespace(child, pin) } else { Err(anyhow!("{message}")) };
+            let pinned = if message == "ready" {
+                pin_namespace(child, pin)
+            } else {
+                Err(Attempt::Failed(anyhow!("{message}")))
+            };
             drop(go_write);
             let _ = waitpid(child, None);
-            pinned.context("cannot create the container's mount namespace")
+            pinned
         }
     }
 }
@@ -179,12 +219,15 @@ fn apply(m: &Mount, target: &Path) -> Result<()> {
 }
 
 /// Bind `/proc/<child>/ns/mnt` onto `pin`; on failure leave no pin file behind.
-fn pin_namespace(child: Pid, pin: &Path) -> Result<()> {
-    fs::File::create(pin).with_context(|| format!("cannot create pin {}", pin.display()))?;
+fn pin_namespace(child: Pid, pin: &Path) -> Result<(), Attempt> {
+    fs::File::create(pin)
+        .with_context(|| format!("cannot create pin {}", pin.display()))
+        .map_err(Attempt::Failed)?;
     let ns = format!("/proc/{child}/ns/mnt");
     if let Err(e) = mount(Some(ns.as_str()), pin, None::<&str>, MsFlags::MS_BIND, None::<&str>) {
         let _ = fs::remove_file(pin);
-        bail!("cannot pin the namespace at {} ({e})", pin.display());
+        let err = anyhow!("cannot pin the namespace at {} ({e})", pin.display());
+        return Err(if e == nix::errno::Errno::EINVAL { Attempt::PinRefused(err) } else { Attempt::Failed(err) });
     }
     Ok(())
 }
