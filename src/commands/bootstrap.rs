@@ -1,11 +1,292 @@
-//! `archbuild bootstrap` (to be built: issue on bootstrapping roots).
+//! `archbuild bootstrap`: make a root file system of a foreign architecture and register
+//! it as a container, so that `archbuild start NAME` needs nothing else.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::bootstrap::distributions::{self, Distribution};
+use crate::bootstrap::plan::{Backend, Plan};
+use crate::bootstrap::{self, pristine, run, Action};
+use crate::error::usage;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    Zypper,
+    Debian,
+}
+
+impl From<BackendArg> for Backend {
+    fn from(b: BackendArg) -> Backend {
+        match b {
+            BackendArg::Zypper => Backend::Zypper,
+            BackendArg::Debian => Backend::Debian,
+        }
+    }
+}
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  archbuild bootstrap aarch64
+  archbuild bootstrap armv7l --dist debian-13 --name trixie-armhf
+  archbuild bootstrap riscv64 --dist tumbleweed --with-osc
+  archbuild bootstrap aarch64 --repo http://mirror.example/opensuse/ports/aarch64/tumbleweed/repo/oss/
+  archbuild bootstrap aarch64 --backend debian --repo 'http://mirror.example/debian trixie main'
+  archbuild bootstrap aarch64 --dry-run --json")]
 pub struct Args {
     /// Architecture of the root (OBS, rpm, Debian or qemu name)
     pub arch: String,
+    /// Container name (default: the OBS arch name)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where the root goes (default: /var/lib/archbuild/roots/NAME)
+    #[arg(long, value_name = "DIR")]
+    pub location: Option<PathBuf>,
+    /// Built-in distribution: tumbleweed, leap-15.6, debian-12, debian-13, ubuntu-24.04
+    /// (default: tumbleweed where the host has zypper, else debian-12)
+    #[arg(long, value_name = "DIST", conflicts_with = "obs")]
+    pub dist: Option<String>,
+    /// Repository replacing the distribution's (repeatable): an rpm-md URL or directory,
+    /// or for the debian backend 'URL [SUITE [COMPONENT...]]'
+    #[arg(long = "repo", value_name = "URL", conflicts_with = "obs")]
+    pub repos: Vec<String>,
+    /// Take repositories and packages from an OBS project's repository
+    #[arg(long, value_name = "PRJ/REPO")]
+    pub obs: Option<String>,
+    /// Package manager that makes the root (default: the distribution's)
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// Extra packages, comma-separated
+    #[arg(long, value_delimiter = ',', value_name = "P,...")]
+    pub packages: Vec<String>,
+    /// Add what `osc build` needs inside the root: osc, obs-build and sudo
+    #[arg(long)]
+    pub with_osc: bool,
+    /// Start over in a location holding an earlier (complete or partial) bootstrap
+    #[arg(long)]
+    pub force: bool,
+    /// Do not restore from the pristine copy of an identical earlier bootstrap
+    #[arg(long)]
+    pub no_cache: bool,
+    /// qemu-user emulator to register for this arch (must be static)
+    #[arg(long, value_name = "PATH")]
+    pub emulator: Option<PathBuf>,
+    /// Print the plan and the steps, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`archbuild bootstrap` is not implemented yet")
+/// The plan the arguments describe.
+pub fn plan(args: &Args) -> Result<Plan> {
+    let arch = crate::arch::lookup(&args.arch).map_err(|e| usage(e.to_string()))?;
+    if args.obs.is_some() {
+        return Err(usage(
+            "--obs is not available in this build yet: give --dist or --repo (see `archbuild obs plan`)",
+        ));
+    }
+    let dist: Option<&Distribution> = match &args.dist {
+        Some(name) => Some(distributions::lookup(name)?),
+        None if args.repos.is_empty() => {
+            let default = match args.backend {
+                Some(BackendArg::Zypper) => "tumbleweed",
+                Some(BackendArg::Debian) => "debian-12",
+                None => distributions::default_name(distributions::have_tool("zypper")),
+            };
+            Some(distributions::lookup(default)?)
+        }
+        None => None,
+    };
+    if let (Some(d), Some(b)) = (dist, args.backend) {
+        if args.dist.is_some() && d.backend != Backend::from(b) {
+            return Err(usage(format!(
+                "{} is made with the {:?} backend, not {:?}: drop --backend or pick another --dist",
+                d.title,
+                d.backend,
+                Backend::from(b)
+            )));
+        }
+    }
+    let backend = match (args.backend, dist) {
+        (Some(b), _) => b.into(),
+        (None, Some(d)) => d.backend,
+        (None, None) => {
+            if distributions::have_tool("zypper") {
+                Backend::Zypper
+            } else {
+                Backend::Debian
+            }
+        }
+    };
+    let mut packages: Vec<String> = Vec::new();
+    let mut add = |p: &str| {
+        let p = p.trim();
+        if !p.is_empty() && !packages.iter().any(|q| q == p) {
+            packages.push(p.to_string());
+        }
+    };
+    if args.with_osc {
+        distributions::osc_packages(backend)
+            .iter()
+            .for_each(|p| add(p));
+    }
+    args.packages.iter().for_each(|p| add(p));
+    let mut plan = if args.repos.is_empty() {
+        distributions::plan(dist.expect("a distribution without --repo"), arch, packages)?
+    } else {
+        distributions::plan_from_urls(&args.repos, backend, dist, arch, packages)?
+    };
+    plan.emulator = match &args.emulator {
+        Some(p) => Some(p.display().to_string()),
+        None if arch.is_native_on(crate::arch::host()?) => None,
+        None => crate::emulator::probe(arch).map(|(p, _)| p.display().to_string()),
+    };
+    Ok(plan)
+}
+
+fn location(args: &Args, name: &str) -> Result<PathBuf> {
+    let loc = match &args.location {
+        Some(l) if l.is_absolute() => l.clone(),
+        Some(l) => std::env::current_dir()?.join(l),
+        None => crate::paths::roots_dir().join(name),
+    };
+    Ok(loc)
+}
+
+#[derive(Serialize)]
+struct DryRun<'a> {
+    name: &'a str,
+    location: &'a PathBuf,
+    tool: &'a str,
+    plan: &'a Plan,
+    pristine_copy: Option<PathBuf>,
+    actions: Vec<Action>,
+}
+
+fn print_dry_run(d: &DryRun, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(d)?);
+        return Ok(());
+    }
+    let p = d.plan;
+    println!(
+        "bootstrap {} ({}) at {}",
+        d.name,
+        p.arch,
+        d.location.display()
+    );
+    println!("  source:   {}", p.source);
+    println!("  backend:  {:?} via {}", p.backend, d.tool);
+    if let Some(e) = &p.emulator {
+        println!("  emulator: {e}");
+    }
+    println!("  repositories:");
+    for r in &p.repositories {
+        match &r.suite {
+            Some(s) => println!(
+                "    {:<12} {} {} {}",
+                r.name,
+                r.url,
+                s,
+                r.components.join(" ")
+            ),
+            None => println!("    {:<12} {}", r.name, r.url),
+        }
+    }
+    let extra = if p.packages.is_empty() {
+        "(none)".to_string()
+    } else {
+        p.packages.join(", ")
+    };
+    println!("  extra packages: {extra}");
+    match &d.pristine_copy {
+        Some(t) => println!(
+            "  pristine copy: {} (would be unpacked instead of the steps below)",
+            t.display()
+        ),
+        None => println!("  pristine copy: none yet"),
+    }
+    println!("steps:");
+    for a in &d.actions {
+        match a {
+            Action::Mkdir { path } => println!("  mkdir -p {}", path.display()),
+            Action::Symlink { path, target } => {
+                println!("  ln -s {} {}", target.display(), path.display())
+            }
+            Action::WriteFile { path, contents } => {
+                println!("  write {}:", path.display());
+                for l in contents.lines() {
+                    println!("      {l}");
+                }
+            }
+            Action::Run { argv, env, .. } => {
+                let env: String = env
+                    .iter()
+                    .map(|(k, v)| format!("{k}={} ", bootstrap::shell_quote(v)))
+                    .collect();
+                let cmd: Vec<String> = argv.iter().map(|a| bootstrap::shell_quote(a)).collect();
+                println!("  {env}{}", cmd.join(" "));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let arch = crate::arch::lookup(&args.arch).map_err(|e| usage(e.to_string()))?;
+    let name = args.name.clone().unwrap_or_else(|| arch.obs.to_string());
+    crate::names::validate(&name)?;
+    let plan = plan(&args)?;
+    let location = location(&args, &name)?;
+    let backend = bootstrap::backend_for(&plan)?;
+    if args.dry_run {
+        let ctx = bootstrap::Context {
+            package_cache: pristine::package_cache(backend.tool(), arch.deb),
+        };
+        let key = pristine::key(&plan, backend.tool());
+        let d = DryRun {
+            name: &name,
+            location: &location,
+            tool: backend.tool(),
+            plan: &plan,
+            pristine_copy: if args.no_cache {
+                None
+            } else {
+                pristine::find(&key)
+            },
+            actions: backend.actions(&plan, &location, &ctx)?,
+        };
+        return print_dry_run(&d, args.json);
+    }
+    super::require_root("archbuild bootstrap")?;
+    let req = run::Request {
+        name: name.clone(),
+        location,
+        plan,
+        force: args.force,
+        use_pristine: !args.no_cache,
+        emulator: args.emulator.clone(),
+    };
+    let outcome = run::execute(&req, backend.as_ref())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        let how = match outcome.how.as_str() {
+            "existing" => "was already bootstrapped".to_string(),
+            "restored" => format!("restored from a pristine copy in {:.1} s", outcome.seconds),
+            other => format!("{other} with {} in {:.1} s", outcome.tool, outcome.seconds),
+        };
+        println!(
+            "{} ({}) {how}: {}\nnext: archbuild start {} && archbuild enter {}",
+            outcome.name,
+            outcome.arch,
+            outcome.location.display(),
+            outcome.name,
+            outcome.name
+        );
+    }
+    Ok(())
 }

@@ -1,0 +1,241 @@
+//! What a root's location holds, and the only ways archbuild changes it: it writes its
+//! state file there, and it empties a location that it bootstrapped itself, after
+//! proving nothing is mounted below it, never crossing into another file system.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::plan::Plan;
+use super::STATE_DIR_IN_ROOT;
+
+/// archbuild's record inside a root it bootstraps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marker {
+    /// "incomplete" while the backend runs (and after a failure), then "complete".
+    pub state: String,
+    pub plan: Plan,
+    /// The program that made the root, or "pristine copy".
+    pub tool: String,
+    /// Seconds since the epoch.
+    pub started: u64,
+    #[serde(default)]
+    pub finished: Option<u64>,
+}
+
+impl Marker {
+    pub fn is_complete(&self) -> bool {
+        self.state == "complete"
+    }
+}
+
+/// What a location holds.
+#[derive(Debug)]
+pub enum Found {
+    Missing,
+    Empty,
+    /// A root archbuild bootstrapped (or began to).
+    Ours(Marker),
+    /// Anything else: refused, never touched.
+    Foreign(String),
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+pub fn marker_path(root: &Path) -> PathBuf {
+    root.join(STATE_DIR_IN_ROOT).join("state.json")
+}
+
+pub fn write_marker(root: &Path, marker: &Marker) -> Result<()> {
+    let path = marker_path(root);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(marker)?)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Look at `root` without changing anything.
+pub fn inspect(root: &Path) -> Result<Found> {
+    let meta = match std::fs::symlink_metadata(root) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Missing),
+        Err(e) => return Err(e).with_context(|| format!("cannot look at {}", root.display())),
+    };
+    if !meta.is_dir() {
+        return Ok(Found::Foreign("it is not a directory".into()));
+    }
+    let mut entries =
+        std::fs::read_dir(root).with_context(|| format!("cannot read {}", root.display()))?;
+    if entries.next().is_none() {
+        return Ok(Found::Empty);
+    }
+    let path = marker_path(root);
+    match std::fs::read(&path) {
+        Ok(bytes) => match serde_json::from_slice::<Marker>(&bytes) {
+            Ok(marker) => Ok(Found::Ours(marker)),
+            Err(_) => Ok(Found::Foreign(format!("{} is damaged", path.display()))),
+        },
+        Err(_) => Ok(Found::Foreign(
+            "it holds files archbuild did not put there".into(),
+        )),
+    }
+}
+
+/// Undo the octal escapes of /proc/self/mountinfo (`\040` for a space).
+fn unescape_mountinfo(field: &str) -> PathBuf {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
+            let v = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+/// Mount points at or below `root` in this mount namespace, deepest first.
+pub fn mounts_under(root: &Path) -> Result<Vec<PathBuf>> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .context("cannot read /proc/self/mountinfo")?;
+    Ok(mounts_under_in(&text, root))
+}
+
+fn mounts_under_in(mountinfo: &str, root: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape_mountinfo)
+        .filter(|p| p.starts_with(root) && p != root)
+        .collect();
+    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    found.dedup();
+    found
+}
+
+/// Lazily unmount everything mounted below `root` (what a killed backend left).
+pub fn unmount_under(root: &Path) -> Result<Vec<PathBuf>> {
+    let mounts = mounts_under(root)?;
+    for m in &mounts {
+        // A mount stacked on another one at the same point needs one call each.
+        while mounts_under(root)?.contains(m) {
+            nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH).with_context(|| {
+                format!(
+                    "cannot unmount {}: unmount it by hand (umount -l)",
+                    m.display()
+                )
+            })?;
+        }
+    }
+    Ok(mounts)
+}
+
+/// Delete everything inside `root` (a root archbuild made), keeping `root` itself.
+/// Refuses while anything is mounted below it; never crosses file systems.
+pub fn empty(root: &Path) -> Result<()> {
+    let mounts = mounts_under(root)?;
+    if !mounts.is_empty() {
+        bail!(
+            "{} has mounts below it ({}): stop the container (`archbuild stop`) or unmount them first",
+            root.display(),
+            mounts.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let entries: Vec<PathBuf> = std::fs::read_dir(root)
+        .with_context(|| format!("cannot read {}", root.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let status = std::process::Command::new("rm")
+        .args(["-rf", "--one-file-system", "--"])
+        .args(&entries)
+        .status()
+        .context("cannot run rm")?;
+    if !status.success() {
+        bail!(
+            "could not empty {} (rm: {status}): look at what is left and remove it by hand",
+            root.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_below_root_deepest_first() {
+        let info = "\
+22 1 8:1 / / rw - ext4 /dev/vda rw
+30 22 0:5 / /srv/r/proc rw - proc proc rw
+31 22 0:6 / /srv/r/dev rw - devtmpfs udev rw
+32 31 0:7 / /srv/r/dev/pts rw - devpts devpts rw
+33 22 0:8 / /srv/root2 rw - tmpfs t rw
+34 22 0:9 / /srv/r\\040x/a rw - tmpfs t rw
+35 22 0:9 / /srv/r rw - tmpfs t rw
+";
+        let m = mounts_under_in(info, Path::new("/srv/r"));
+        assert_eq!(m[0], PathBuf::from("/srv/r/dev/pts"));
+        assert_eq!(m.len(), 3);
+        assert!(!m.contains(&PathBuf::from("/srv/root2")));
+        let m = mounts_under_in(info, Path::new("/srv/r x"));
+        assert_eq!(m, [PathBuf::from("/srv/r x/a")]);
+    }
+
+    #[test]
+    fn locations_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("r");
+        assert!(matches!(inspect(&root).unwrap(), Found::Missing));
+        std::fs::create_dir(&root).unwrap();
+        assert!(matches!(inspect(&root).unwrap(), Found::Empty));
+        std::fs::write(root.join("precious"), "x").unwrap();
+        assert!(matches!(inspect(&root).unwrap(), Found::Foreign(_)));
+        let plan = Plan {
+            arch: "aarch64".into(),
+            backend: crate::bootstrap::plan::Backend::Debian,
+            source: "debian-12".into(),
+            repositories: vec![],
+            packages: vec![],
+            emulator: None,
+        };
+        let marker = Marker {
+            state: "incomplete".into(),
+            plan,
+            tool: "mmdebstrap".into(),
+            started: 1,
+            finished: None,
+        };
+        write_marker(&root, &marker).unwrap();
+        match inspect(&root).unwrap() {
+            Found::Ours(m) => assert_eq!(m, marker),
+            other => panic!("{other:?}"),
+        }
+        empty(&root).unwrap();
+        assert!(matches!(inspect(&root).unwrap(), Found::Empty));
+    }
+}
