@@ -3,6 +3,7 @@
 
 pub mod arch;
 pub mod bootstrap;
+pub mod build;
 pub mod binfmt;
 pub mod elf;
 pub mod emulator;
