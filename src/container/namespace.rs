@@ -264,23 +264,28 @@ pub fn processes_in(pin: &Path) -> Result<Vec<Pid>> {
 /// End the namespace's processes: SIGTERM, then SIGKILL after `grace`. Returns how many
 /// had to be killed.
 pub fn end_processes(pin: &Path, grace: Duration) -> Result<usize> {
-    let first = processes_in(pin)?;
-    for pid in &first {
+    let mut alive = processes_in(pin)?;
+    if alive.is_empty() {
+        return Ok(0);
+    }
+    for pid in &alive {
         let _ = kill(*pid, Signal::SIGTERM);
     }
     let deadline = Instant::now() + grace;
-    while Instant::now() < deadline && !processes_in(pin)?.is_empty() {
+    while !alive.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
+        alive = processes_in(pin)?;
     }
-    let stubborn = processes_in(pin)?;
-    for pid in &stubborn {
+    let killed = alive.len();
+    for pid in &alive {
         let _ = kill(*pid, Signal::SIGKILL);
     }
     let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline && !processes_in(pin)?.is_empty() {
+    while !alive.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
+        alive = processes_in(pin)?;
     }
-    Ok(stubborn.len())
+    Ok(killed)
 }
 
 /// Remove the pin (the namespace dies with its last process).
