@@ -391,3 +391,36 @@ fn usage_errors_exit_2() {
     let out = Command::new(common::archbuild_bin()).args(["frobnicate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn stop_ends_processes_inside_after_the_grace_period() {
+    isolated!();
+    if !have_tools() {
+        return;
+    }
+    let env = Env::new();
+    let root = env.root("arm64");
+    env.ok(&["start", "--arch", "aarch64", "--location", root.to_str().unwrap(), "--name", "busy"]);
+    // One process that ends on SIGTERM, one that ignores it.
+    let mut polite = common::archbuild(env.path()).args(["enter", "busy", "--root", "--", "sleep", "300"]).spawn().unwrap();
+    let mut stubborn = common::archbuild(env.path())
+        .args(["enter", "busy", "--root", "--", "sh", "-c", "trap '' TERM; touch /tmp/trapped; while true; do sleep 1; done"])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let status: serde_json::Value = serde_json::from_str(&env.ok(&["status", "busy", "--json"])).unwrap();
+        let commands: Vec<String> = status["processes"].as_array().unwrap().iter().map(|p| p["command"].as_str().unwrap_or("").to_string()).collect();
+        let trapped = env.run(&["enter", "busy", "--root", "--", "test", "-e", "/tmp/trapped"]).status.success();
+        if trapped && commands.iter().any(|c| c.contains("sleep 300")) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "processes never showed up: {commands:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = env.ok(&["stop", "busy", "--timeout", "1"]);
+    assert!(out.contains("killed after 1s"), "{out}");
+    assert_eq!(polite.wait().unwrap().code(), Some(128 + 15), "sleep ends with SIGTERM");
+    assert_eq!(stubborn.wait().unwrap().code(), Some(128 + 9), "the TERM-ignoring shell is killed");
+    assert!(!env.path().join("pins/busy").exists());
+}
