@@ -9,10 +9,13 @@ use std::time::SystemTime;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::arch::{self, Arch};
+use crate::bootstrap::distributions;
+use crate::bootstrap::plan::Plan;
 use crate::build::{checkout, command, oscrc, ownership, reach};
 use crate::container::{self, plan, process, root};
 use crate::error::usage;
 use crate::obs::meta::ProjectMeta;
+use crate::obs::Client;
 use crate::state::{self, Record};
 
 /// Everything `archbuild build` was asked.
@@ -78,38 +81,95 @@ fn account(user: &str) -> Result<nix::unistd::User> {
         })
 }
 
-/// Find the container to build in, or say how to make one.
-fn find_container(
-    name: &str,
+/// The known container `name`, checked to be of `arch`.
+fn known_container(name: &str, arch: &'static Arch) -> Result<Option<Record>> {
+    let Some(record) = state::load(name)? else {
+        return Ok(None);
+    };
+    if record.arch != arch.obs {
+        return Err(usage(format!(
+            "container '{name}' is for {}, not {}: pick another with --name, or create one with `archbuild bootstrap {} --name NAME --with-osc`",
+            record.arch, arch.obs, arch.obs
+        )));
+    }
+    Ok(Some(record))
+}
+
+/// The bootstrap plan of a new container for `project`/`repository`: the root the
+/// project's OBS metadata describes, plus osc and obs-build.
+fn bootstrap_plan(
+    client: &Client,
     arch: &'static Arch,
     project: &str,
     repository: &str,
-) -> Result<Record> {
-    if let Some(record) = state::load(name)? {
-        if record.arch != arch.obs {
-            return Err(usage(format!(
-                "container '{name}' is for {}, not {}: pick another with --name, or create one with `archbuild bootstrap {} --name NAME --with-osc`",
-                record.arch, arch.obs, arch.obs
-            )));
+) -> Result<Plan> {
+    let mut plan = crate::obs::plan::for_repository(client, project, repository, arch.obs)
+        .with_context(|| {
+            format!(
+                "cannot work out a root for {project}/{repository} to make container for {}",
+                arch.obs
+            )
+        })?;
+    for p in distributions::osc_packages(plan.backend) {
+        if !plan.packages.iter().any(|q| q == p) {
+            plan.packages.push(p.to_string());
         }
-        return Ok(record);
     }
-    // Say first when this host cannot run the arch at all.
-    if !arch.is_native_on(arch::host()?) {
-        crate::emulator::find(arch, None)?;
-    }
-    bail!(
-        "there is no container '{name}' for {} yet: create it with `sudo archbuild bootstrap {} --name {name} --obs {project}/{repository} --with-osc`, then run the build again",
-        arch.obs,
-        arch.obs
-    )
+    plan.emulator = if arch.is_native_on(arch::host()?) {
+        None
+    } else {
+        Some(
+            crate::emulator::find(arch, None)?
+                .path
+                .display()
+                .to_string(),
+        )
+    };
+    Ok(plan)
+}
+
+/// Make container `name` from `plan` (with the bootstrap's progress and log).
+fn bootstrap_container(name: &str, plan: Plan, project: &str, repository: &str) -> Result<Record> {
+    let location = crate::paths::roots_dir().join(name);
+    eprintln!(
+        "archbuild: there is no container '{name}' yet: bootstrapping one for {} from {project}/{repository} (with osc) in {}",
+        plan.arch,
+        location.display()
+    );
+    let backend = crate::bootstrap::backend_for(&plan)?;
+    let request = crate::bootstrap::run::Request {
+        name: name.to_string(),
+        location,
+        plan,
+        force: false,
+        use_pristine: true,
+        emulator: None,
+    };
+    let outcome = crate::bootstrap::run::execute(&request, backend.as_ref()).with_context(|| {
+        format!("cannot bootstrap container '{name}' (or make one yourself with `sudo archbuild bootstrap ARCH --name {name} --with-osc`)")
+    })?;
+    eprintln!(
+        "archbuild: container '{name}' {} in {:.0} s (log: {})",
+        outcome.how,
+        outcome.seconds,
+        outcome.log.display()
+    );
+    state::load(name)?.ok_or_else(|| anyhow!("the bootstrap of '{name}' left no container record"))
 }
 
 /// What the container needs inside for `osc build`.
 fn check_osc_inside(record: &Record) -> Result<()> {
-    for (what, path) in [("osc", "/usr/bin/osc"), ("obs-build", "/usr/bin/build")] {
-        let host = root::resolve_in_root(&record.location, Path::new(path))?;
-        if !host.exists() {
+    // Debian's obs-build is /usr/bin/obs-build; osc looks for both.
+    for (what, paths) in [
+        ("osc", &["/usr/bin/osc"][..]),
+        ("obs-build", &["/usr/bin/build", "/usr/bin/obs-build"][..]),
+    ] {
+        let mut found = false;
+        for path in paths {
+            found |= root::resolve_in_root(&record.location, Path::new(path))?.exists();
+        }
+        if !found {
+            let path = paths.join(" or ");
             bail!(
                 "container '{}' has no {what} ({path}): make a root with it, `sudo archbuild bootstrap {} --name {} --with-osc --force`, or install osc and obs-build (`build`) inside with `sudo archbuild enter {} --root`",
                 record.name,
@@ -178,15 +238,32 @@ pub fn build(req: &Request) -> Result<i32> {
         req.apiurl.as_deref(),
         co.apiurl.as_deref(),
     )?;
-    if !offline(&req.options) {
-        let meta = {
-            let client = crate::obs::client::Client::new(&api)?;
-            client.project_meta(&project)?
-        };
-        check_target(&meta, &project, &req.repository, arch.obs)?;
+    let existing = known_container(&name, arch)?;
+    if existing.is_none() && !arch.is_native_on(arch::host()?) {
+        // say first when this host cannot run the arch at all
+        crate::emulator::find(arch, None)?;
     }
-
-    let record = find_container(&name, arch, &project, &req.repository)?;
+    let is_offline = offline(&req.options);
+    let plan = {
+        let client = if existing.is_none() || !is_offline {
+            Some(Client::new(&api)?)
+        } else {
+            None
+        };
+        if let (Some(client), false) = (&client, is_offline) {
+            let meta = client.project_meta(&project)?;
+            check_target(&meta, &project, &req.repository, arch.obs)?;
+        }
+        match (&client, &existing) {
+            (Some(client), None) => Some(bootstrap_plan(client, arch, &project, &req.repository)?),
+            _ => None,
+        }
+    }; // the HTTP client and its threads end here, before any namespace work
+    let record = match (existing, plan) {
+        (Some(record), _) => record,
+        (None, Some(plan)) => bootstrap_container(&name, plan, &project, &req.repository)?,
+        (None, None) => unreachable!("a plan is made whenever there is no container"),
+    };
     let mount_plan = plan::plan(&record.location, arch, None, &record.binds);
     reach::require_same_path(&mount_plan, &co.dir, "the checkout", &name)?;
     let dirs = command::directory_options(&req.options, &co.dir);
