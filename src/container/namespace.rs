@@ -35,7 +35,7 @@ const NSFS_MAGIC: i64 = 0x6e73_6673;
 
 /// True when `pin` is a live namespace pin (an nsfs bind mount).
 pub fn is_pinned(pin: &Path) -> bool {
-    nix::sys::statfs::statfs(pin).is_ok_and(|s| s.filesystem_type().0 as i64 == NSFS_MAGIC)
+    nix::sys::statfs::statfs(pin).is_ok_and(|s| s.filesystem_type().0 == NSFS_MAGIC)
 }
 
 /// The pin directory must be a mount point that is not shared, or the kernel refuses the
@@ -43,18 +43,38 @@ pub fn is_pinned(pin: &Path) -> bool {
 /// it private once; mountinfo tells whether that was already done.
 pub fn prepare_pin_dir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| {
-        format!("cannot create the pin directory {} (is /run writable? are you root?)", dir.display())
+        format!(
+            "cannot create the pin directory {} (is /run writable? are you root?)",
+            dir.display()
+        )
     })?;
     let dir = dir.canonicalize()?;
     let table = mountinfo::read_own()?;
     let mounted = table.iter().rev().find(|m| m.mount_point == dir);
     if mounted.is_none() {
-        mount(Some(&dir), &dir, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .with_context(|| format!("cannot bind the pin directory {} onto itself", dir.display()))?;
+        mount(
+            Some(&dir),
+            &dir,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .with_context(|| {
+            format!(
+                "cannot bind the pin directory {} onto itself",
+                dir.display()
+            )
+        })?;
     }
     if mounted.is_none_or(|m| m.is_shared()) {
-        mount(None::<&str>, &dir, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
-            .with_context(|| format!("cannot make the pin directory {} private", dir.display()))?;
+        mount(
+            None::<&str>,
+            &dir,
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .with_context(|| format!("cannot make the pin directory {} private", dir.display()))?;
     }
     Ok(())
 }
@@ -71,7 +91,10 @@ pub fn create(plan: &MountPlan, pin: &Path) -> Result<()> {
     for m in &plan.mounts {
         if let Mount::Bind { source, .. } = m {
             if !source.exists() {
-                bail!("cannot bind {}: it does not exist on the host", source.display());
+                bail!(
+                    "cannot bind {}: it does not exist on the host",
+                    source.display()
+                );
             }
         }
     }
@@ -98,7 +121,9 @@ pub fn create(plan: &MountPlan, pin: &Path) -> Result<()> {
         match create_once(plan, &targets, pin, cpu) {
             Ok(()) => return Ok(()),
             Err(Attempt::PinRefused(e)) => last = Some(e),
-            Err(Attempt::Failed(e)) => return Err(e).context("cannot create the container's mount namespace"),
+            Err(Attempt::Failed(e)) => {
+                return Err(e).context("cannot create the container's mount namespace")
+            }
         }
     }
     Err(last.unwrap_or_else(|| anyhow!("no CPU to run on")))
@@ -112,11 +137,20 @@ enum Attempt {
 }
 
 fn allowed_cpus() -> Vec<usize> {
-    let Ok(set) = nix::sched::sched_getaffinity(Pid::from_raw(0)) else { return Vec::new() };
-    (0..nix::sched::CpuSet::count()).filter(|&i| set.is_set(i).unwrap_or(false)).collect()
+    let Ok(set) = nix::sched::sched_getaffinity(Pid::from_raw(0)) else {
+        return Vec::new();
+    };
+    (0..nix::sched::CpuSet::count())
+        .filter(|&i| set.is_set(i).unwrap_or(false))
+        .collect()
 }
 
-fn create_once(plan: &MountPlan, targets: &[PathBuf], pin: &Path, cpu: Option<usize>) -> Result<(), Attempt> {
+fn create_once(
+    plan: &MountPlan,
+    targets: &[PathBuf],
+    pin: &Path,
+    cpu: Option<usize>,
+) -> Result<(), Attempt> {
     let (ready_read, ready_write) = pipe().map_err(|e| Attempt::Failed(e.into()))?;
     let (go_read, go_write) = pipe().map_err(|e| Attempt::Failed(e.into()))?;
     // SAFETY: archbuild is single-threaded here; the child only makes system calls and
@@ -168,12 +202,24 @@ fn enter_new_namespace(plan: &MountPlan, targets: &[PathBuf]) -> Result<()> {
     unshare(CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
     // First, before any other mount: systemd's shared `/` would propagate every mount
     // below (and the final lazy unmount of the old root) back to the host.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .context("making / private")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("making / private")?;
     let root = &plan.root;
     // pivot_root needs the new root to be a mount point.
-    mount(Some(root), root, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .with_context(|| format!("binding {} onto itself", root.display()))?;
+    mount(
+        Some(root),
+        root,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_context(|| format!("binding {} onto itself", root.display()))?;
     for (m, target) in plan.mounts.iter().zip(targets) {
         apply(m, target).with_context(|| format!("mounting {}", m.target().display()))?;
     }
@@ -181,8 +227,14 @@ fn enter_new_namespace(plan: &MountPlan, targets: &[PathBuf]) -> Result<()> {
     pivot_root(".", ".").context("pivot_root")?;
     // The old root now sits on top of the new one: make sure nothing propagates, then
     // detach it.
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .context("making the old root private")?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("making the old root private")?;
     umount2(".", MntFlags::MNT_DETACH).context("detaching the old root")?;
     nix::unistd::chdir("/")?;
     Ok(())
@@ -192,9 +244,13 @@ fn enter_new_namespace(plan: &MountPlan, targets: &[PathBuf]) -> Result<()> {
 fn apply(m: &Mount, target: &Path) -> Result<()> {
     let nodev_nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
     match m {
-        Mount::Proc { .. } => {
-            mount(Some("proc"), target, Some("proc"), nodev_nosuid | MsFlags::MS_NOEXEC, None::<&str>)?
-        }
+        Mount::Proc { .. } => mount(
+            Some("proc"),
+            target,
+            Some("proc"),
+            nodev_nosuid | MsFlags::MS_NOEXEC,
+            None::<&str>,
+        )?,
         Mount::Tmpfs { mode, .. } => mount(
             Some("tmpfs"),
             target,
@@ -202,8 +258,16 @@ fn apply(m: &Mount, target: &Path) -> Result<()> {
             nodev_nosuid,
             Some(format!("mode={mode:o}").as_str()),
         )?,
-        Mount::Bind { source, readonly, .. } => {
-            mount(Some(source), target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)?;
+        Mount::Bind {
+            source, readonly, ..
+        } => {
+            mount(
+                Some(source),
+                target,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )?;
             if *readonly {
                 mount(
                     None::<&str>,
@@ -224,10 +288,20 @@ fn pin_namespace(child: Pid, pin: &Path) -> Result<(), Attempt> {
         .with_context(|| format!("cannot create pin {}", pin.display()))
         .map_err(Attempt::Failed)?;
     let ns = format!("/proc/{child}/ns/mnt");
-    if let Err(e) = mount(Some(ns.as_str()), pin, None::<&str>, MsFlags::MS_BIND, None::<&str>) {
+    if let Err(e) = mount(
+        Some(ns.as_str()),
+        pin,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    ) {
         let _ = fs::remove_file(pin);
         let err = anyhow!("cannot pin the namespace at {} ({e})", pin.display());
-        return Err(if e == nix::errno::Errno::EINVAL { Attempt::PinRefused(err) } else { Attempt::Failed(err) });
+        return Err(if e == nix::errno::Errno::EINVAL {
+            Attempt::PinRefused(err)
+        } else {
+            Attempt::Failed(err)
+        });
     }
     Ok(())
 }
@@ -237,13 +311,16 @@ fn pin_namespace(child: Pid, pin: &Path) -> Result<(), Attempt> {
 /// root and cwd are the container's root.
 pub fn join(pin: &Path) -> Result<()> {
     let file = fs::File::open(pin).with_context(|| format!("cannot open pin {}", pin.display()))?;
-    setns(&file, CloneFlags::CLONE_NEWNS).with_context(|| format!("cannot join the namespace pinned at {}", pin.display()))?;
+    setns(&file, CloneFlags::CLONE_NEWNS)
+        .with_context(|| format!("cannot join the namespace pinned at {}", pin.display()))?;
     Ok(())
 }
 
 /// The namespace's identity: the inode `readlink /proc/<pid>/ns/mnt` shows as `mnt:[N]`.
 pub fn namespace_inode(pin: &Path) -> Result<u64> {
-    Ok(fs::metadata(pin).with_context(|| format!("cannot stat pin {}", pin.display()))?.ino())
+    Ok(fs::metadata(pin)
+        .with_context(|| format!("cannot stat pin {}", pin.display()))?
+        .ino())
 }
 
 /// Processes whose mount namespace is the pinned one.
@@ -251,7 +328,13 @@ pub fn processes_in(pin: &Path) -> Result<Vec<Pid>> {
     let wanted = format!("mnt:[{}]", namespace_inode(pin)?);
     let mut pids = Vec::new();
     for entry in fs::read_dir("/proc")?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
         if let Ok(link) = fs::read_link(entry.path().join("ns/mnt")) {
             if link.as_os_str() == wanted.as_str() {
                 pids.push(Pid::from_raw(pid));
@@ -291,7 +374,8 @@ pub fn end_processes(pin: &Path, grace: Duration) -> Result<usize> {
 /// Remove the pin (the namespace dies with its last process).
 pub fn unpin(pin: &Path) -> Result<()> {
     if is_pinned(pin) {
-        umount2(pin, MntFlags::MNT_DETACH).with_context(|| format!("cannot unmount pin {}", pin.display()))?;
+        umount2(pin, MntFlags::MNT_DETACH)
+            .with_context(|| format!("cannot unmount pin {}", pin.display()))?;
     }
     match fs::remove_file(pin) {
         Ok(()) => Ok(()),

@@ -16,7 +16,11 @@ use crate::container::plan::MountPoint;
 /// following symlinks as the container would see them. Missing tails are kept as they are.
 pub fn resolve_in_root(root: &Path, path: &Path) -> Result<PathBuf> {
     let mut resolved = root.to_path_buf();
-    let mut pending: Vec<PathBuf> = path.components().rev().map(|c| PathBuf::from(c.as_os_str())).collect();
+    let mut pending: Vec<PathBuf> = path
+        .components()
+        .rev()
+        .map(|c| PathBuf::from(c.as_os_str()))
+        .collect();
     let mut links = 0;
     while let Some(part) = pending.pop() {
         match part.components().next() {
@@ -34,13 +38,22 @@ pub fn resolve_in_root(root: &Path, path: &Path) -> Result<PathBuf> {
             Ok(meta) if meta.file_type().is_symlink() => {
                 links += 1;
                 if links > 40 {
-                    bail!("too many symbolic links resolving {} in {}", path.display(), root.display());
+                    bail!(
+                        "too many symbolic links resolving {} in {}",
+                        path.display(),
+                        root.display()
+                    );
                 }
                 let target = fs::read_link(&candidate)?;
                 if target.is_absolute() {
                     resolved = root.to_path_buf();
                 }
-                pending.extend(target.components().rev().map(|c| PathBuf::from(c.as_os_str())));
+                pending.extend(
+                    target
+                        .components()
+                        .rev()
+                        .map(|c| PathBuf::from(c.as_os_str())),
+                );
             }
             _ => resolved = candidate,
         }
@@ -58,17 +71,23 @@ pub fn detect_arch(root: &Path) -> Result<&'static Arch> {
             root.display()
         );
     }
-    let info = crate::elf::read(&sh).with_context(|| format!("cannot tell the arch of {}", root.display()))?;
+    let info = crate::elf::read(&sh)
+        .with_context(|| format!("cannot tell the arch of {}", root.display()))?;
     // A shell script /bin/sh would be odd, but its interpreter does not tell the arch.
     arch::from_elf(info.class, info.endian, info.machine).ok_or_else(|| {
-        anyhow!("{} has a /bin/sh for an architecture archbuild does not know (ELF machine {})", root.display(), info.machine)
+        anyhow!(
+            "{} has a /bin/sh for an architecture archbuild does not know (ELF machine {})",
+            root.display(),
+            info.machine
+        )
     })
 }
 
 /// Refuse a root whose `/bin/sh` is for another architecture than `arch`.
 pub fn check_arch(root: &Path, arch: &Arch) -> Result<()> {
     let found = detect_arch(root)?;
-    let same = found.class == arch.class && found.endian == arch.endian && found.machine == arch.machine;
+    let same =
+        found.class == arch.class && found.endian == arch.endian && found.machine == arch.machine;
     if !same {
         bail!(
             "{} is a {} root, not {}: pass --arch {} or choose another --location",
@@ -87,8 +106,9 @@ pub fn ensure_mount_point(root: &Path, target: &Path, kind: MountPoint) -> Resul
     match kind {
         MountPoint::Directory => {
             if !host_path.is_dir() {
-                fs::create_dir_all(&host_path)
-                    .with_context(|| format!("cannot create mount point {}", host_path.display()))?;
+                fs::create_dir_all(&host_path).with_context(|| {
+                    format!("cannot create mount point {}", host_path.display())
+                })?;
             }
         }
         MountPoint::File => {
@@ -96,8 +116,9 @@ pub fn ensure_mount_point(root: &Path, target: &Path, kind: MountPoint) -> Resul
                 if let Some(parent) = host_path.parent() {
                     fs::create_dir_all(parent)?;
                 }
-                fs::File::create(&host_path)
-                    .with_context(|| format!("cannot create mount point {}", host_path.display()))?;
+                fs::File::create(&host_path).with_context(|| {
+                    format!("cannot create mount point {}", host_path.display())
+                })?;
                 fs::set_permissions(&host_path, fs::Permissions::from_mode(0o755))?;
             }
         }
@@ -135,7 +156,10 @@ impl Account {
 
 /// Find `name` in the passwd text.
 pub fn find_account(passwd: &str, name: &str) -> Option<Account> {
-    passwd.lines().filter_map(Account::parse).find(|a| a.name == name)
+    passwd
+        .lines()
+        .filter_map(Account::parse)
+        .find(|a| a.name == name)
 }
 
 /// Name of group `gid` in a group file's text.
@@ -155,7 +179,11 @@ pub fn account_lines(
     group: &str,
     shell_inside: &Path,
 ) -> (Option<String>, Option<String>) {
-    let passwd_line = if root_passwd.lines().filter_map(Account::parse).any(|a| a.name == account.name || a.uid == account.uid) {
+    let passwd_line = if root_passwd
+        .lines()
+        .filter_map(Account::parse)
+        .any(|a| a.name == account.name || a.uid == account.uid)
+    {
         None
     } else {
         Some(format!(
@@ -169,7 +197,9 @@ pub fn account_lines(
         ))
     };
     let group_line = if group_name(root_group, account.gid).is_some()
-        || root_group.lines().any(|l| l.split(':').next() == Some(group))
+        || root_group
+            .lines()
+            .any(|l| l.split(':').next() == Some(group))
     {
         None
     } else {
@@ -180,13 +210,17 @@ pub fn account_lines(
 
 fn append_line(path: &Path, line: &str) -> Result<()> {
     let existing = fs::read_to_string(path).unwrap_or_default();
-    let separator = if existing.is_empty() || existing.ends_with('\n') { "" } else { "\n" };
+    let separator = if existing.is_empty() || existing.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
     let mut file = fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .with_context(|| format!("cannot update {}", path.display()))?;
-    write!(file, "{separator}{line}\n")?;
+    writeln!(file, "{separator}{line}")?;
     Ok(())
 }
 
@@ -206,7 +240,8 @@ pub fn add_host_account(root: &Path, user: &str) -> Result<()> {
     } else {
         PathBuf::from("/bin/sh")
     };
-    let (passwd_line, group_line) = account_lines(&root_passwd, &root_group, &account, &group, &shell_inside);
+    let (passwd_line, group_line) =
+        account_lines(&root_passwd, &root_group, &account, &group, &shell_inside);
     if let Some(line) = passwd_line {
         append_line(&passwd_path, &line)?;
     }
@@ -219,7 +254,9 @@ pub fn add_host_account(root: &Path, user: &str) -> Result<()> {
 /// Give the root working DNS: a copy of the host's resolver configuration (a copy, not a
 /// bind, so package managers inside can still replace the file).
 pub fn install_resolv_conf(root: &Path) -> Result<()> {
-    let Ok(host) = fs::read("/etc/resolv.conf") else { return Ok(()) };
+    let Ok(host) = fs::read("/etc/resolv.conf") else {
+        return Ok(());
+    };
     let etc = resolve_in_root(root, Path::new("/etc"))?;
     if !etc.is_dir() {
         return Ok(());
@@ -249,8 +286,14 @@ mod tests {
         symlink("usr/bin", root.join("bin")).unwrap();
         symlink("/usr/bin/busybox", root.join("usr/bin/sh")).unwrap();
         symlink("/../../../../etc", root.join("escape")).unwrap();
-        assert_eq!(resolve_in_root(root, Path::new("/bin/sh")).unwrap(), root.join("usr/bin/busybox"));
-        assert_eq!(resolve_in_root(root, Path::new("/escape/passwd")).unwrap(), root.join("etc/passwd"));
+        assert_eq!(
+            resolve_in_root(root, Path::new("/bin/sh")).unwrap(),
+            root.join("usr/bin/busybox")
+        );
+        assert_eq!(
+            resolve_in_root(root, Path::new("/escape/passwd")).unwrap(),
+            root.join("etc/passwd")
+        );
         symlink("/loop", root.join("loop")).unwrap();
         assert!(resolve_in_root(root, Path::new("/loop")).is_err());
     }
@@ -265,10 +308,22 @@ mod tests {
             home: "/home/pkger".into(),
             shell: "/bin/bash".into(),
         };
-        let (p, g) = account_lines("root:x:0:0::/root:/bin/sh\n", "root:x:0:\nusers:x:100:\n", &account, "users", Path::new("/bin/sh"));
+        let (p, g) = account_lines(
+            "root:x:0:0::/root:/bin/sh\n",
+            "root:x:0:\nusers:x:100:\n",
+            &account,
+            "users",
+            Path::new("/bin/sh"),
+        );
         assert_eq!(p.as_deref(), Some("pkger:x:1000:100:P:/home/pkger:/bin/sh"));
         assert_eq!(g, None);
-        let (p, g) = account_lines("pkger:x:1000:100::/home/pkger:/bin/sh\n", "root:x:0:\n", &account, "users", Path::new("/bin/sh"));
+        let (p, g) = account_lines(
+            "pkger:x:1000:100::/home/pkger:/bin/sh\n",
+            "root:x:0:\n",
+            &account,
+            "users",
+            Path::new("/bin/sh"),
+        );
         assert_eq!(p, None);
         assert_eq!(g.as_deref(), Some("users:x:100:"));
     }
@@ -277,7 +332,12 @@ mod tests {
     fn host_root_is_detected_as_host_arch() {
         let host = crate::arch::host().unwrap();
         assert_eq!(detect_arch(Path::new("/")).unwrap().machine, host.machine);
-        let other = crate::arch::lookup(if host.obs == "s390x" { "aarch64" } else { "s390x" }).unwrap();
+        let other = crate::arch::lookup(if host.obs == "s390x" {
+            "aarch64"
+        } else {
+            "s390x"
+        })
+        .unwrap();
         let err = check_arch(Path::new("/"), other).unwrap_err().to_string();
         assert!(err.contains("--arch"), "{err}");
     }
