@@ -13,7 +13,9 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        Env { dir: tempfile::tempdir().expect("tempdir") }
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     fn path(&self) -> &Path {
@@ -21,7 +23,10 @@ impl Env {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        common::archbuild(self.path()).args(args).output().expect("run archbuild")
+        common::archbuild(self.path())
+            .args(args)
+            .output()
+            .expect("run archbuild")
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -38,21 +43,35 @@ impl Env {
     fn fails(&self, args: &[&str], code: i32, needle: &str) -> String {
         let out = self.run(args);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(code), "archbuild {args:?}: {stderr}");
-        assert!(stderr.contains(needle), "archbuild {args:?}: expected '{needle}' in: {stderr}");
-        assert_eq!(stderr.trim().lines().count(), 1, "error must be one line: {stderr}");
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "archbuild {args:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains(needle),
+            "archbuild {args:?}: expected '{needle}' in: {stderr}"
+        );
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "error must be one line: {stderr}"
+        );
         stderr
     }
 
     /// A busybox root of Debian arch `deb_arch` under this environment.
     fn root(&self, deb_arch: &str) -> PathBuf {
         let root = self.path().join(format!("root-{deb_arch}"));
-        let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/busybox-root"))
-            .arg(deb_arch)
-            .arg(&root)
-            .env("ARCHBUILD_TEST_CACHE", common::cache_dir())
-            .status()
-            .expect("run busybox-root");
+        let status = Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/busybox-root"
+        ))
+        .arg(deb_arch)
+        .arg(&root)
+        .env("ARCHBUILD_TEST_CACHE", common::cache_dir())
+        .status()
+        .expect("run busybox-root");
         assert!(status.success(), "could not make a {deb_arch} root");
         root
     }
@@ -97,7 +116,13 @@ fn start_enter_stop_for_each_arch() {
     }
     let work = fake_sudo_user();
     let env = Env::new();
-    for (deb, obs) in [("arm64", "aarch64"), ("armhf", "armv7l"), ("ppc64el", "ppc64le"), ("s390x", "s390x"), ("riscv64", "riscv64")] {
+    for (deb, obs) in [
+        ("arm64", "aarch64"),
+        ("armhf", "armv7l"),
+        ("ppc64el", "ppc64le"),
+        ("s390x", "s390x"),
+        ("riscv64", "riscv64"),
+    ] {
         let root = env.root(deb);
         let run = |args: &[&str]| -> Output {
             common::archbuild(env.path())
@@ -108,34 +133,125 @@ fn start_enter_stop_for_each_arch() {
                 .unwrap()
         };
         let out = run(&["start", "--arch", deb, "--location", root.to_str().unwrap()]);
-        assert!(out.status.success(), "{obs}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("started container '{obs}'")));
+        assert!(
+            out.status.success(),
+            "{obs}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(&format!("started container '{obs}'"))
+        );
 
-        let out = run(&["enter", obs, "--", "sh", "-c", "uname -m; id -u; id -g; pwd; cat $HOME/marker /var/tmp/marker; echo $USER"]);
-        assert!(out.status.success(), "{obs}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = run(&[
+            "enter",
+            obs,
+            "--",
+            "sh",
+            "-c",
+            "uname -m; id -u; id -g; pwd; cat $HOME/marker /var/tmp/marker; echo $USER",
+        ]);
+        assert!(
+            out.status.success(),
+            "{obs}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stdout);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines, [obs, "4321", "4321", "/home/pkger/work", "home-visible", "vartmp-visible", "pkger"], "{obs}");
+        assert_eq!(
+            lines,
+            [
+                obs,
+                "4321",
+                "4321",
+                "/home/pkger/work",
+                "home-visible",
+                "vartmp-visible",
+                "pkger"
+            ],
+            "{obs}"
+        );
 
         let out = run(&["enter", obs, "--", "sh", "-c", "exit 42"]);
-        assert_eq!(out.status.code(), Some(42), "{obs}: exit status passes through");
+        assert_eq!(
+            out.status.code(),
+            Some(42),
+            "{obs}: exit status passes through"
+        );
 
         let out = run(&["enter", obs, "--root", "--", "id", "-u"]);
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
 
         // The article's way in: nsenter lands inside the foreign root.
         let pin = env.path().join("pins").join(obs);
-        let out = Command::new("nsenter").arg(format!("--mount={}", pin.display())).args(["/bin/uname", "-m"]).output().unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), obs, "nsenter into {obs}");
+        let out = Command::new("nsenter")
+            .arg(format!("--mount={}", pin.display()))
+            .args(["/bin/uname", "-m"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            obs,
+            "nsenter into {obs}"
+        );
 
         let status = env.ok(&["status", obs, "--json"]);
         let status: serde_json::Value = serde_json::from_str(&status).unwrap();
         assert_eq!(status["running"], true);
-        assert_eq!(status["emulator_inside"], format!("/qemu-{}", archbuild::arch::lookup(obs).unwrap().qemu));
+        assert_eq!(
+            status["emulator_inside"],
+            format!("/qemu-{}", archbuild::arch::lookup(obs).unwrap().qemu)
+        );
 
         assert!(env.ok(&["stop", obs]).contains("stopped"));
         assert!(!pin.exists(), "pin of {obs} left behind");
     }
+}
+
+#[test]
+fn native_32bit_root_gets_linux32_and_a_login_shell_reads_stdin() {
+    isolated!();
+    if !have_tools() {
+        return;
+    }
+    let env = Env::new();
+    let root = env.root("i386");
+    env.ok(&[
+        "start",
+        "--arch",
+        "i586",
+        "--location",
+        root.to_str().unwrap(),
+    ]);
+    // i586 on x86_64 needs no emulator, only the linux32 personality.
+    assert_eq!(
+        env.ok(&["enter", "i586", "--", "uname", "-m"]).trim(),
+        "i686"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&env.ok(&["status", "i586", "--json"])).unwrap();
+    assert!(status["emulator_inside"].is_null(), "{status}");
+    assert!(!root.join("qemu-i386").exists());
+    // No command: a login shell, here fed by a pipe.
+    let mut child = common::archbuild(env.path())
+        .args(["enter", "i586", "--root"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"echo login:$0:$HOME; exit 5\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "login:-sh:/root"
+    );
+    env.ok(&["stop", "i586"]);
 }
 
 #[test]
@@ -148,19 +264,38 @@ fn host_mount_table_is_unchanged_after_50_cycles_under_shared_root() {
     let root = env.root("arm64");
     // The pin directory's private bind is made once, on first use, and kept (as
     // util-linux does): take the baseline after it exists.
-    env.ok(&["start", "--arch", "aarch64", "--location", root.to_str().unwrap(), "--name", "cycle"]);
+    env.ok(&[
+        "start",
+        "--arch",
+        "aarch64",
+        "--location",
+        root.to_str().unwrap(),
+        "--name",
+        "cycle",
+    ]);
     env.ok(&["stop", "cycle"]);
     let before = common::mount_table();
-    assert!(before.iter().any(|l| l.starts_with("/ ") && l.contains("shared")) || true);
+    assert!(
+        before
+            .iter()
+            .any(|l| l.starts_with("/ ") && l.contains("shared"))
+            || true
+    );
     for i in 0..50 {
         env.ok(&["start", "cycle"]);
         let out = env.run(&["enter", "cycle", "--", "true"]);
-        assert!(out.status.success(), "cycle {i}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "cycle {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         env.ok(&["stop", "cycle"]);
     }
     let after = common::mount_table();
     assert_eq!(before, after, "the mount table changed");
-    let pins: Vec<_> = std::fs::read_dir(env.path().join("pins")).unwrap().collect();
+    let pins: Vec<_> = std::fs::read_dir(env.path().join("pins"))
+        .unwrap()
+        .collect();
     assert!(pins.is_empty(), "pins left: {pins:?}");
     common::remove_test_binfmt_entries();
     let prefix = common::unique_binfmt_prefix();
@@ -181,7 +316,15 @@ fn replacing_the_roots_qemu_does_not_affect_the_container() {
     }
     let env = Env::new();
     let root = env.root("arm64");
-    env.ok(&["start", "--arch", "aarch64", "--location", root.to_str().unwrap(), "--name", "shield"]);
+    env.ok(&[
+        "start",
+        "--arch",
+        "aarch64",
+        "--location",
+        root.to_str().unwrap(),
+        "--name",
+        "shield",
+    ]);
     // What installing the target arch's qemu-linux-user / qemu-user-static does: put an
     // aarch64 `qemu-aarch64` over /usr/bin, then replace and delete it again.
     let script = "cp /bin/busybox /usr/bin/qemu-aarch64 && cp /bin/busybox /usr/bin/qemu-aarch64-static \
@@ -189,14 +332,36 @@ fn replacing_the_roots_qemu_does_not_affect_the_container() {
                   && uname -m";
     let out = env.ok(&["enter", "shield", "--root", "--", "sh", "-c", script]);
     assert_eq!(out.trim(), "aarch64");
-    let out = env.ok(&["enter", "shield", "--root", "--", "sh", "-c", "rm /usr/bin/qemu-aarch64 /usr/bin/qemu-aarch64-static && uname -m && ls / | wc -l"]);
+    let out = env.ok(&[
+        "enter",
+        "shield",
+        "--root",
+        "--",
+        "sh",
+        "-c",
+        "rm /usr/bin/qemu-aarch64 /usr/bin/qemu-aarch64-static && uname -m && ls / | wc -l",
+    ]);
     assert!(out.starts_with("aarch64\n"), "{out}");
     // The emulator inside is read-only and cannot be replaced from inside.
-    let out = env.run(&["enter", "shield", "--root", "--", "sh", "-c", "echo x > /qemu-aarch64"]);
+    let out = env.run(&[
+        "enter",
+        "shield",
+        "--root",
+        "--",
+        "sh",
+        "-c",
+        "echo x > /qemu-aarch64",
+    ]);
     assert!(!out.status.success(), "the emulator inside was writable");
     let out = env.run(&["enter", "shield", "--root", "--", "rm", "/qemu-aarch64"]);
-    assert!(!out.status.success(), "the emulator inside could be removed");
-    assert_eq!(env.ok(&["enter", "shield", "--", "uname", "-m"]).trim(), "aarch64");
+    assert!(
+        !out.status.success(),
+        "the emulator inside could be removed"
+    );
+    assert_eq!(
+        env.ok(&["enter", "shield", "--", "uname", "-m"]).trim(),
+        "aarch64"
+    );
     assert!(crate_emulator_intact());
     env.ok(&["stop", "shield"]);
 }
@@ -217,24 +382,51 @@ fn remove_refuses_while_anything_is_bound_and_spares_the_canary() {
     std::fs::create_dir_all(&canary_dir).unwrap();
     std::fs::write(canary_dir.join("canary"), "alive").unwrap();
     let bind = format!("{}:/srv/precious", canary_dir.display());
-    env.ok(&["start", "--arch", "aarch64", "--location", root.to_str().unwrap(), "--name", "rm", "--bind", &bind]);
-    assert_eq!(env.ok(&["enter", "rm", "--", "cat", "/srv/precious/canary"]), "alive");
+    env.ok(&[
+        "start",
+        "--arch",
+        "aarch64",
+        "--location",
+        root.to_str().unwrap(),
+        "--name",
+        "rm",
+        "--bind",
+        &bind,
+    ]);
+    assert_eq!(
+        env.ok(&["enter", "rm", "--", "cat", "/srv/precious/canary"]),
+        "alive"
+    );
     env.fails(&["remove", "rm"], 1, "is running: stop it first");
     env.ok(&["stop", "rm"]);
 
     // A bind left in the host's namespace (by hand, or by another tool).
     let inside = root.join("srv/precious");
-    let status = Command::new("mount").arg("--bind").arg(&canary_dir).arg(&inside).status().unwrap();
+    let status = Command::new("mount")
+        .arg("--bind")
+        .arg(&canary_dir)
+        .arg(&inside)
+        .status()
+        .unwrap();
     assert!(status.success());
     env.fails(&["remove", "rm"], 1, "refusing to remove");
-    assert_eq!(std::fs::read_to_string(canary_dir.join("canary")).unwrap(), "alive");
-    assert!(root.join("bin/busybox").exists(), "remove deleted part of the root before refusing");
+    assert_eq!(
+        std::fs::read_to_string(canary_dir.join("canary")).unwrap(),
+        "alive"
+    );
+    assert!(
+        root.join("bin/busybox").exists(),
+        "remove deleted part of the root before refusing"
+    );
 
     let status = Command::new("umount").arg(&inside).status().unwrap();
     assert!(status.success());
     env.ok(&["remove", "rm"]);
     assert!(!root.exists());
-    assert_eq!(std::fs::read_to_string(canary_dir.join("canary")).unwrap(), "alive");
+    assert_eq!(
+        std::fs::read_to_string(canary_dir.join("canary")).unwrap(),
+        "alive"
+    );
     assert!(env.ok(&["list"]).contains("no containers"));
 }
 
@@ -249,23 +441,48 @@ fn a_broken_binfmt_entry_is_replaced_by_archbuilds_own() {
     // The newest matching entry wins; make it one without F, as old distributions had.
     let broken = format!("{}broken-riscv64", common::unique_binfmt_prefix());
     let arch = archbuild::arch::lookup("riscv64").unwrap();
-    let mut entry = archbuild::binfmt::Entry::for_arch(arch, Path::new("/usr/bin/qemu-riscv64-static"), Default::default());
+    let mut entry = archbuild::binfmt::Entry::for_arch(
+        arch,
+        Path::new("/usr/bin/qemu-riscv64-static"),
+        Default::default(),
+    );
     entry.name = broken.clone();
     std::fs::write("/proc/sys/fs/binfmt_misc/register", entry.register_line()).unwrap();
 
-    let out = env.run(&["start", "--arch", "riscv64", "--location", root.to_str().unwrap()]);
+    let out = env.run(&[
+        "start",
+        "--arch",
+        "riscv64",
+        "--location",
+        root.to_str().unwrap(),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("registered binfmt entry") && stderr.contains("lacks the F flag"), "{stderr}");
-    assert_eq!(env.ok(&["enter", "riscv64", "--", "uname", "-m"]).trim(), "riscv64");
-    let status: serde_json::Value = serde_json::from_str(&env.ok(&["binfmt", "status", "riscv64", "--json"])).unwrap();
-    assert_eq!(status[0]["entry"], format!("{}riscv64", common::unique_binfmt_prefix()));
+    assert!(
+        stderr.contains("registered binfmt entry") && stderr.contains("lacks the F flag"),
+        "{stderr}"
+    );
+    assert_eq!(
+        env.ok(&["enter", "riscv64", "--", "uname", "-m"]).trim(),
+        "riscv64"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&env.ok(&["binfmt", "status", "riscv64", "--json"])).unwrap();
+    assert_eq!(
+        status[0]["entry"],
+        format!("{}riscv64", common::unique_binfmt_prefix())
+    );
     assert_eq!(status[0]["usable"], true);
 
     // systemd-binfmt flushing the table while the container runs: enter re-registers.
     common::remove_test_binfmt_entries();
     let out = env.run(&["enter", "riscv64", "--", "uname", "-m"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "riscv64", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "riscv64",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     env.ok(&["stop", "riscv64"]);
 }
 
@@ -279,15 +496,85 @@ fn bad_inputs_fail_with_one_line_and_leave_the_host_alone() {
     let root = env.root("arm64");
     let r = root.to_str().unwrap();
     let before = common::mount_table();
-    env.fails(&["start", "--arch", "vax", "--location", r], 1, "unknown architecture 'vax'");
+    env.fails(
+        &["start", "--arch", "vax", "--location", r],
+        1,
+        "unknown architecture 'vax'",
+    );
     env.fails(&["start", "--arch", "arm", "--location", r], 1, "ambiguous");
-    env.fails(&["start", "--arch", "s390x", "--location", r], 1, "is a aarch64 root, not s390x: pass --arch aarch64");
-    env.fails(&["start", "--arch", "aarch64", "--location", "/nonexistent/root"], 1, "does not exist");
-    env.fails(&["start", "--arch", "aarch64", "--location", r, "--name", "../etc"], 2, "invalid container name");
-    env.fails(&["start", "--arch", "aarch64", "--location", r, "--name", "a/b"], 2, "contains '/'");
-    env.fails(&["start", "--arch", "aarch64", "--location", r, "--name", ""], 2, "empty");
-    env.fails(&["start", "--arch", "aarch64", "--location", r, "--emulator", "/bin/sh"], 1, "dynamically linked");
-    env.fails(&["start", "--arch", "aarch64", "--location", r, "--emulator", "/nonexistent/qemu"], 1, "emulator /nonexistent/qemu cannot be used");
+    env.fails(
+        &["start", "--arch", "s390x", "--location", r],
+        1,
+        "is a aarch64 root, not s390x: pass --arch aarch64",
+    );
+    env.fails(
+        &[
+            "start",
+            "--arch",
+            "aarch64",
+            "--location",
+            "/nonexistent/root",
+        ],
+        1,
+        "does not exist",
+    );
+    env.fails(
+        &[
+            "start",
+            "--arch",
+            "aarch64",
+            "--location",
+            r,
+            "--name",
+            "../etc",
+        ],
+        2,
+        "invalid container name",
+    );
+    env.fails(
+        &[
+            "start",
+            "--arch",
+            "aarch64",
+            "--location",
+            r,
+            "--name",
+            "a/b",
+        ],
+        2,
+        "contains '/'",
+    );
+    env.fails(
+        &["start", "--arch", "aarch64", "--location", r, "--name", ""],
+        2,
+        "empty",
+    );
+    env.fails(
+        &[
+            "start",
+            "--arch",
+            "aarch64",
+            "--location",
+            r,
+            "--emulator",
+            "/bin/sh",
+        ],
+        1,
+        "dynamically linked",
+    );
+    env.fails(
+        &[
+            "start",
+            "--arch",
+            "aarch64",
+            "--location",
+            r,
+            "--emulator",
+            "/nonexistent/qemu",
+        ],
+        1,
+        "emulator /nonexistent/qemu cannot be used",
+    );
     env.fails(&["start", "nosuch"], 2, "no container called 'nosuch'");
     env.fails(&["enter", "nosuch"], 2, "no container called 'nosuch'");
 
@@ -311,7 +598,10 @@ fn bad_inputs_fail_with_one_line_and_leave_the_host_alone() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("cannot create the pin directory"), "{stderr}");
+    assert!(
+        stderr.contains("cannot create the pin directory"),
+        "{stderr}"
+    );
 
     // Not root.
     let out = Command::new("setpriv")
@@ -325,19 +615,30 @@ fn bad_inputs_fail_with_one_line_and_leave_the_host_alone() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("needs root: run it with sudo"), "{stderr}");
 
-    assert_eq!(before, common::mount_table(), "a failed command left mounts behind");
+    assert_eq!(
+        before,
+        common::mount_table(),
+        "a failed command left mounts behind"
+    );
 
     // A pin file left from an earlier boot (an empty file, no namespace behind it).
     std::fs::create_dir_all(env.path().join("pins")).unwrap();
     std::fs::write(env.path().join("pins/aarch64"), "").unwrap();
     let out = env.run(&["start", "--arch", "aarch64", "--location", r]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("removed stale pin"));
     env.ok(&["stop", "aarch64"]);
     // Something else at the pin path is not touched.
     std::fs::write(env.path().join("pins/aarch64"), "precious").unwrap();
     env.fails(&["start", "aarch64"], 1, "is not a namespace pin");
-    assert_eq!(std::fs::read_to_string(env.path().join("pins/aarch64")).unwrap(), "precious");
+    assert_eq!(
+        std::fs::read_to_string(env.path().join("pins/aarch64")).unwrap(),
+        "precious"
+    );
 }
 
 #[test]
@@ -350,31 +651,72 @@ fn binfmt_register_install_unregister_with_unique_names() {
     let prefix = common::unique_binfmt_prefix();
     let out = env.ok(&["binfmt", "install", "s390x", "ppc64le"]);
     assert!(out.contains(&format!("installed {prefix}s390x")), "{out}");
-    let conf = std::fs::read_to_string(env.path().join(format!("binfmt.d/{prefix}s390x.conf"))).unwrap();
-    assert!(conf.contains(&format!(":{prefix}s390x:M::")) && conf.trim_end().ends_with(":FP"), "{conf}");
+    let conf =
+        std::fs::read_to_string(env.path().join(format!("binfmt.d/{prefix}s390x.conf"))).unwrap();
+    assert!(
+        conf.contains(&format!(":{prefix}s390x:M::")) && conf.trim_end().ends_with(":FP"),
+        "{conf}"
+    );
     let live = std::fs::read_to_string(format!("/proc/sys/fs/binfmt_misc/{prefix}s390x")).unwrap();
-    assert!(live.contains("flags: FP") || live.contains("flags: PF"), "{live}");
+    assert!(
+        live.contains("flags: FP") || live.contains("flags: PF"),
+        "{live}"
+    );
     let out = env.run(&["binfmt", "register", "s390x", "--flags", "OCFP"]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("as root"), "C must warn");
-    env.fails(&["binfmt", "register", "s390x", "--flags", "FZ"], 2, "unknown binfmt flag");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("as root"),
+        "C must warn"
+    );
+    env.fails(
+        &["binfmt", "register", "s390x", "--flags", "FZ"],
+        2,
+        "unknown binfmt flag",
+    );
     env.fails(&["binfmt", "register", "x86_64"], 1, "runs natively");
     let out = env.ok(&["binfmt", "unregister", "s390x", "ppc64le", "--persistent"]);
     assert!(out.contains(&format!("removed {prefix}s390x")), "{out}");
     assert!(!Path::new(&format!("/proc/sys/fs/binfmt_misc/{prefix}s390x")).exists());
-    assert!(!env.path().join(format!("binfmt.d/{prefix}s390x.conf")).exists());
+    assert!(!env
+        .path()
+        .join(format!("binfmt.d/{prefix}s390x.conf"))
+        .exists());
 }
 
 #[test]
 fn arches_table_reports_emulators_and_entries() {
-    let out = Command::new(common::archbuild_bin()).args(["arches", "--json"]).output().unwrap();
+    let out = Command::new(common::archbuild_bin())
+        .args(["arches", "--json"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["obs"].as_str().unwrap()).collect();
-    for arch in ["armv6l", "armv7l", "aarch64", "ppc64le", "ppc64", "s390x", "riscv64", "i586", "x86_64", "loongarch64"] {
+    let names: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["obs"].as_str().unwrap())
+        .collect();
+    for arch in [
+        "armv6l",
+        "armv7l",
+        "aarch64",
+        "ppc64le",
+        "ppc64",
+        "s390x",
+        "riscv64",
+        "i586",
+        "x86_64",
+        "loongarch64",
+    ] {
         assert!(names.contains(&arch), "{arch} missing");
     }
-    let armv7 = rows.as_array().unwrap().iter().find(|r| r["obs"] == "armv7l").unwrap();
+    let armv7 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["obs"] == "armv7l")
+        .unwrap();
     assert_eq!(armv7["rpm"], "armv7hl");
     assert_eq!(armv7["deb"], "armhf");
     assert_eq!(armv7["qemu"], "arm");
@@ -386,9 +728,15 @@ fn arches_table_reports_emulators_and_entries() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let out = Command::new(common::archbuild_bin()).args(["start", "--location", "/x"]).output().unwrap();
+    let out = Command::new(common::archbuild_bin())
+        .args(["start", "--location", "/x"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = Command::new(common::archbuild_bin()).args(["frobnicate"]).output().unwrap();
+    let out = Command::new(common::archbuild_bin())
+        .args(["frobnicate"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -400,27 +748,74 @@ fn stop_ends_processes_inside_after_the_grace_period() {
     }
     let env = Env::new();
     let root = env.root("arm64");
-    env.ok(&["start", "--arch", "aarch64", "--location", root.to_str().unwrap(), "--name", "busy"]);
+    env.ok(&[
+        "start",
+        "--arch",
+        "aarch64",
+        "--location",
+        root.to_str().unwrap(),
+        "--name",
+        "busy",
+    ]);
     // One process that ends on SIGTERM, one that ignores it.
-    let mut polite = common::archbuild(env.path()).args(["enter", "busy", "--root", "--", "sleep", "300"]).spawn().unwrap();
+    let mut polite = common::archbuild(env.path())
+        .args(["enter", "busy", "--root", "--", "sleep", "300"])
+        .spawn()
+        .unwrap();
     let mut stubborn = common::archbuild(env.path())
-        .args(["enter", "busy", "--root", "--", "sh", "-c", "trap '' TERM; touch /tmp/trapped; while true; do sleep 1; done"])
+        .args([
+            "enter",
+            "busy",
+            "--root",
+            "--",
+            "sh",
+            "-c",
+            "trap '' TERM; touch /tmp/trapped; while true; do sleep 1; done",
+        ])
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let status: serde_json::Value = serde_json::from_str(&env.ok(&["status", "busy", "--json"])).unwrap();
-        let commands: Vec<String> = status["processes"].as_array().unwrap().iter().map(|p| p["command"].as_str().unwrap_or("").to_string()).collect();
-        let trapped = env.run(&["enter", "busy", "--root", "--", "test", "-e", "/tmp/trapped"]).status.success();
+        let status: serde_json::Value =
+            serde_json::from_str(&env.ok(&["status", "busy", "--json"])).unwrap();
+        let commands: Vec<String> = status["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["command"].as_str().unwrap_or("").to_string())
+            .collect();
+        let trapped = env
+            .run(&[
+                "enter",
+                "busy",
+                "--root",
+                "--",
+                "test",
+                "-e",
+                "/tmp/trapped",
+            ])
+            .status
+            .success();
         if trapped && commands.iter().any(|c| c.contains("sleep 300")) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "processes never showed up: {commands:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "processes never showed up: {commands:?}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let out = env.ok(&["stop", "busy", "--timeout", "1"]);
     assert!(out.contains("killed after 1s"), "{out}");
-    assert_eq!(polite.wait().unwrap().code(), Some(128 + 15), "sleep ends with SIGTERM");
-    assert_eq!(stubborn.wait().unwrap().code(), Some(128 + 9), "the TERM-ignoring shell is killed");
+    assert_eq!(
+        polite.wait().unwrap().code(),
+        Some(128 + 15),
+        "sleep ends with SIGTERM"
+    );
+    assert_eq!(
+        stubborn.wait().unwrap().code(),
+        Some(128 + 9),
+        "the TERM-ignoring shell is killed"
+    );
     assert!(!env.path().join("pins/busy").exists());
 }
