@@ -167,11 +167,16 @@ fn debian_mirror(dist: &Distribution, arch: &Arch) -> &'static str {
 /// The repositories of `dist` for `arch`.
 pub fn repositories(dist: &Distribution, arch: &Arch) -> Result<Vec<Repository>> {
     if !dist.arches.contains(&arch.obs) {
+        let having: Vec<&str> = DISTRIBUTIONS
+            .iter()
+            .filter(|d| d.arches.contains(&arch.obs))
+            .map(|d| d.name)
+            .collect();
         return Err(usage(format!(
-            "{} has no {} port (it has {}): pick another --dist or give --repo URL",
+            "{} has no {} port: pick a distribution that has one ({}) with --dist, or give --repo URL",
             dist.title,
             arch.obs,
-            dist.arches.join(", ")
+            having.join(", ")
         )));
     }
     Ok(match (dist.backend, dist.name) {

@@ -41,6 +41,48 @@ pub struct Request {
     pub emulator: Option<PathBuf>,
 }
 
+/// Progress on the terminal (spinner or plain lines on stdout), or plain lines on
+/// stderr when stdout carries JSON.
+enum Report {
+    Progress(Progress),
+    Stderr(String),
+}
+
+impl Report {
+    fn new(task: &str, json: bool) -> Report {
+        if json {
+            Report::Stderr(task.to_string())
+        } else {
+            Report::Progress(Progress::new(task))
+        }
+    }
+
+    fn phase(&self, msg: &str) {
+        match self {
+            Report::Progress(p) => p.phase(msg),
+            Report::Stderr(task) => eprintln!("archbuild: {task}: {msg}"),
+        }
+    }
+
+    fn count(&self, what: &str, done: u64, total: Option<u64>) {
+        match self {
+            Report::Progress(p) => p.count(what, done, total),
+            Report::Stderr(task) if done % 10 == 0 || Some(done) == total => match total {
+                Some(t) => eprintln!("archbuild: {task}: {what} {done}/{t}"),
+                None => eprintln!("archbuild: {task}: {what} {done}"),
+            },
+            Report::Stderr(_) => {}
+        }
+    }
+
+    fn finish(self, msg: &str) {
+        match self {
+            Report::Progress(p) => p.finish(msg),
+            Report::Stderr(task) => eprintln!("archbuild: {task}: {msg}"),
+        }
+    }
+}
+
 /// What a bootstrap did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
@@ -158,7 +200,7 @@ fn run_child(
     argv: &[String],
     env: &[(String, String)],
     log: &mut Log,
-    progress: &Progress,
+    progress: &Report,
     event: &dyn Fn(&str) -> Option<Event>,
 ) -> Result<()> {
     log.line(&format!(
@@ -195,6 +237,8 @@ fn run_child(
         .with_context(|| format!("cannot run {}: is it installed?", argv[0]))?;
     drop(cmd); // closes our copies of the pipe's write end
     let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    // The child's private mount namespace: whatever is left in it at the end is ended.
+    let namespace = std::fs::read_link(format!("/proc/{}/ns/mnt", child.id())).ok();
     let (tx, rx) = mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
         let mut r = BufReader::new(File::from(read));
@@ -267,6 +311,15 @@ fn run_child(
         }
     }
     let (status, _) = exited.expect("child waited for");
+    if let Some(ns) = &namespace {
+        let ended = end_namespace(ns);
+        if ended > 0 {
+            log.line(&format!(
+                "archbuild: ended {ended} process(es) {} left behind",
+                argv[0]
+            ));
+        }
+    }
     drop(rx);
     if reader.is_finished() {
         let _ = reader.join();
@@ -287,7 +340,39 @@ fn run_child(
     Ok(())
 }
 
-fn apply(action: &Action, log: &mut Log, progress: &Progress, backend: &dyn Backend) -> Result<()> {
+/// Kill every process in the mount namespace `ns` (a `mnt:[inode]` link) and wait until
+/// none is left; returns how many there were.
+fn end_namespace(ns: &Path) -> usize {
+    let me = std::process::id();
+    let mut ended = std::collections::HashSet::new();
+    for _ in 0..100 {
+        let mut found = false;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            if std::fs::read_link(entry.path().join("ns/mnt")).is_ok_and(|l| l == ns) {
+                found = true;
+                ended.insert(pid);
+                let _ = signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
+        }
+        if !found {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ended.len()
+}
+
+fn apply(action: &Action, log: &mut Log, progress: &Report, backend: &dyn Backend) -> Result<()> {
     match action {
         Action::Mkdir { path } => std::fs::create_dir_all(path)
             .with_context(|| format!("cannot create {}", path.display())),
@@ -374,11 +459,6 @@ pub fn decide(req: &Request, tool: &str, resumable: bool) -> Result<Start> {
             m.plan.source,
             m.tool
         ),
-        Found::Ours(m) if !same_content(&m.plan, &req.plan) => bail!(
-            "{} holds an unfinished bootstrap of another plan ({}): add --force to start over",
-            req.location.display(),
-            m.plan.source
-        ),
         Found::Ours(m) if resumable && m.tool == tool => Start::Resume,
         Found::Ours(_) => Start::StartOver,
     })
@@ -387,6 +467,12 @@ pub fn decide(req: &Request, tool: &str, resumable: bool) -> Result<Start> {
 /// Bootstrap as `req` says. On failure or interruption nothing stays mounted below the
 /// root, no container is registered, and the partial root is kept for a resume.
 pub fn execute(req: &Request, backend: &dyn Backend) -> Result<Outcome> {
+    execute_reporting(req, backend, false)
+}
+
+/// [`execute`], with progress as plain lines on stderr when `json` (stdout then carries
+/// only the caller's JSON result).
+pub fn execute_reporting(req: &Request, backend: &dyn Backend, json: bool) -> Result<Outcome> {
     let began = Instant::now();
     let arch = crate::arch::lookup(&req.plan.arch)?;
     let root = &req.location;
@@ -414,7 +500,7 @@ pub fn execute(req: &Request, backend: &dyn Backend) -> Result<Outcome> {
         return Ok(outcome("existing", backend.tool()));
     }
     catch_signals()?;
-    let progress = Progress::new(&format!("bootstrap {}", req.name));
+    let progress = Report::new(&format!("bootstrap {}", req.name), json);
     // Package scripts run under emulation: the kernel must hand this arch's binaries
     // to a static emulator, inside the root too (F flag).
     progress.phase("checking binfmt_misc");

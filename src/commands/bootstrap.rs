@@ -270,7 +270,7 @@ pub fn run(args: Args) -> Result<()> {
         use_pristine: !args.no_cache,
         emulator: args.emulator.clone(),
     };
-    let outcome = run::execute(&req, backend.as_ref())?;
+    let outcome = run::execute_reporting(&req, backend.as_ref(), args.json)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {

@@ -1,0 +1,701 @@
+//! `archbuild bootstrap` end to end: real zypper against local rpm-md repositories of
+//! aarch64 and armv7hl packages built here (tests/support/rpm-fixture-repo), real
+//! mmdebstrap against Debian's archive, and the failure paths: unreachable repository,
+//! missing package, interruption, location in use. Every test that bootstraps runs in a
+//! throwaway mount namespace; downloads are cached in the test cache.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Emulated Debian bootstraps take minutes and two cores: run them one at a time.
+static HEAVY: Mutex<()> = Mutex::new(());
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        common::remove_test_binfmt_entries();
+    }
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = common::archbuild(self.path());
+        cmd.env("ARCHBUILD_CACHE_DIR", self.path().join("cache"))
+            .env(
+                "ARCHBUILD_PACKAGE_CACHE",
+                common::cache_dir().join("packages"),
+            )
+            .args(args);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run archbuild")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "archbuild {args:?} failed: {}\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run, expect exit status `code` and a one-line error containing `needle`.
+    fn fails(&self, args: &[&str], code: i32, needle: &str) -> String {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "archbuild {args:?}: {stderr}"
+        );
+        let error: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("archbuild: error:"))
+            .collect();
+        assert_eq!(error.len(), 1, "expected one error line: {stderr}");
+        assert!(
+            error[0].contains(needle),
+            "archbuild {args:?}: expected '{needle}' in: {stderr}"
+        );
+        error[0].to_string()
+    }
+
+    fn root(&self, name: &str) -> PathBuf {
+        self.path().join("state/roots").join(name)
+    }
+
+    fn record(&self, name: &str) -> Option<serde_json::Value> {
+        let path = self
+            .path()
+            .join("state/containers")
+            .join(format!("{name}.json"));
+        std::fs::read(path)
+            .ok()
+            .map(|b| serde_json::from_slice(&b).expect("record is JSON"))
+    }
+
+    fn marker(&self, root: &Path) -> serde_json::Value {
+        let b = std::fs::read(root.join("var/lib/archbuild-bootstrap/state.json")).expect("marker");
+        serde_json::from_slice(&b).expect("marker is JSON")
+    }
+
+    /// Run `script` with the root's shell: in the container once `start`/`enter` exist,
+    /// else through chroot (which works for a foreign root thanks to the F flag).
+    fn shell(&self, name: &str, root: &Path, script: &str) -> String {
+        let start = self.run(&["start", name]);
+        let stderr = String::from_utf8_lossy(&start.stderr);
+        if start.status.success() {
+            let out = self.ok(&["enter", name, "--", "sh", "-c", script]);
+            self.ok(&["stop", name]);
+            return out;
+        }
+        assert!(
+            stderr.contains("not implemented"),
+            "archbuild start {name} failed: {stderr}"
+        );
+        let out = Command::new("chroot")
+            .arg(root)
+            .args(["/bin/sh", "-c", script])
+            .output()
+            .expect("chroot");
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// A local rpm-md repository of `rpm_arch` fixture packages (built once, cached).
+fn rpm_repo(rpm_arch: &str, deb_arch: &str, qemu: &str) -> PathBuf {
+    let dir = common::cache_dir().join(format!("rpm-fixture-{rpm_arch}"));
+    if !dir.join("repodata/repomd.xml").exists() {
+        let status = Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/rpm-fixture-repo"
+        ))
+        .args([rpm_arch, deb_arch, qemu])
+        .arg(&dir)
+        .env("ARCHBUILD_TEST_CACHE", common::cache_dir())
+        .status()
+        .expect("run rpm-fixture-repo");
+        assert!(
+            status.success(),
+            "could not build the {rpm_arch} fixture repository"
+        );
+    }
+    dir
+}
+
+fn zypper_ready() -> bool {
+    ["zypper", "rpmbuild", "createrepo_c", "dpkg-deb"]
+        .iter()
+        .all(|t| common::prerequisite(common::tool(t).is_some(), &format!("{t} is not installed")))
+}
+
+fn mmdebstrap_ready() -> bool {
+    common::prerequisite(
+        common::tool("mmdebstrap").is_some(),
+        "mmdebstrap is not installed",
+    )
+}
+
+fn mounts_under(root: &Path) -> Vec<String> {
+    let prefix = format!("{}/", root.display());
+    common::mount_table()
+        .into_iter()
+        .filter(|l| l.split(' ').next().is_some_and(|m| m.starts_with(&prefix)))
+        .collect()
+}
+
+/// Processes whose root or working directory lies inside `root`.
+fn processes_in(root: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        for link in ["root", "cwd"] {
+            if let Ok(target) = std::fs::read_link(entry.path().join(link)) {
+                if target.starts_with(root) {
+                    found.push(format!("{pid} ({link} {})", target.display()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A loopback URL where nothing listens.
+fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/repo/")
+}
+
+#[test]
+fn dry_run_prints_the_plan_without_root_or_changes() {
+    let env = Env::new();
+    let out = env.ok(&[
+        "bootstrap",
+        "armv7hl",
+        "--dist",
+        "debian-13",
+        "--with-osc",
+        "--dry-run",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["plan"]["arch"], "armv7l");
+    assert_eq!(v["plan"]["backend"], "debian");
+    assert_eq!(v["plan"]["repositories"][0]["suite"], "trixie");
+    assert_eq!(v["name"], "armv7l");
+    let text = v["actions"].to_string();
+    assert!(
+        text.contains("--arch=armhf") || text.contains("debootstrap"),
+        "{text}"
+    );
+    assert!(text.contains("osc") && text.contains("obs-build"), "{text}");
+    let out = env.ok(&["bootstrap", "aarch64", "--dist", "tumbleweed", "--dry-run"]);
+    assert!(out.contains("ports/aarch64/tumbleweed/repo/oss"), "{out}");
+    assert!(out.contains("ZYPP_CONF="), "{out}");
+    assert!(!env.path().join("roots").exists() && !env.path().join("state").exists());
+    env.fails(
+        &["bootstrap", "riscv64", "--dist", "debian-12", "--dry-run"],
+        2,
+        "debian-13",
+    );
+    env.fails(
+        &["bootstrap", "aarch64", "--dist", "nosuch", "--dry-run"],
+        2,
+        "--repo",
+    );
+    env.fails(
+        &["bootstrap", "sparc", "--dry-run"],
+        2,
+        "unknown architecture",
+    );
+}
+
+#[test]
+fn zypper_aarch64_root_from_local_repository() {
+    isolated!();
+    if !zypper_ready() {
+        return;
+    }
+    let repo = rpm_repo("aarch64", "arm64", "aarch64");
+    let env = Env::new();
+    let root = env.root("tw-aarch64");
+    let out = env.ok(&[
+        "bootstrap",
+        "aarch64",
+        "--backend",
+        "zypper",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--name",
+        "tw-aarch64",
+        "--location",
+        root.to_str().unwrap(),
+    ]);
+    assert!(out.contains("bootstrapped with zypper"), "{out}");
+    let record = env.record("tw-aarch64").expect("container registered");
+    assert_eq!(record["arch"], "aarch64");
+    assert_eq!(record["origin"], "bootstrap");
+    assert_eq!(env.marker(&root)["state"], "complete");
+    // %post ran the root's own aarch64 shell under emulation
+    let post = std::fs::read_to_string(root.join("var/lib/fixture-post")).unwrap();
+    assert_eq!(post.trim(), "post ran on aarch64");
+    // zypper inside the root knows the repository and the arch
+    let repo_file = std::fs::read_to_string(root.join("etc/zypp/repos.d/repo-1.repo")).unwrap();
+    assert!(
+        repo_file.contains(&format!("baseurl=dir://{}", repo.display())),
+        "{repo_file}"
+    );
+    let conf = std::fs::read_to_string(root.join("etc/zypp/zypp.conf")).unwrap();
+    assert!(conf.contains("arch = aarch64"), "{conf}");
+    assert!(root.join("var/log/archbuild-bootstrap.log").exists());
+    assert!(std::fs::read_link(root.join("var/lib/rpm")).is_ok());
+    assert_eq!(env.shell("tw-aarch64", &root, "uname -m").trim(), "aarch64");
+    assert!(mounts_under(&root).is_empty());
+
+    // The same plan again: unpacked from the pristine copy.
+    let again = env.root("tw-aarch64-2");
+    let began = Instant::now();
+    let out = env.ok(&[
+        "bootstrap",
+        "aarch64",
+        "--backend",
+        "zypper",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--name",
+        "tw-aarch64-2",
+        "--location",
+        again.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["how"], "restored");
+    assert!(began.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        env.shell("tw-aarch64-2", &again, "cat /var/lib/fixture-post")
+            .trim(),
+        "post ran on aarch64"
+    );
+    // And the first one once more: already there, nothing redone.
+    let out = env.ok(&[
+        "bootstrap",
+        "aarch64",
+        "--backend",
+        "zypper",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--name",
+        "tw-aarch64",
+        "--location",
+        root.to_str().unwrap(),
+    ]);
+    assert!(out.contains("already bootstrapped"), "{out}");
+}
+
+#[test]
+fn zypper_armv7hl_with_osc_keeps_emulation_working() {
+    isolated!();
+    if !zypper_ready() {
+        return;
+    }
+    let repo = rpm_repo("armv7hl", "armhf", "arm");
+    let env = Env::new();
+    let root = env.root("armv7l");
+    env.ok(&[
+        "bootstrap",
+        "armv7hl",
+        "--backend",
+        "zypper",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--with-osc",
+        "--location",
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        env.record("armv7l").expect("registered under the OBS name")["arch"],
+        "armv7l"
+    );
+    // --with-osc pulled in the root's own qemu-linux-user, whose /usr/bin/qemu-arm
+    // does not work: the container must not depend on it.
+    assert!(root.join("usr/bin/osc").exists() && root.join("usr/bin/build").exists());
+    let qemu = std::fs::read_to_string(root.join("usr/bin/qemu-arm")).unwrap();
+    assert!(qemu.contains("broken emulator"));
+    assert_eq!(env.shell("armv7l", &root, "uname -m").trim(), "armv7l");
+    let conf = std::fs::read_to_string(root.join("etc/zypp/zypp.conf")).unwrap();
+    assert!(conf.contains("arch = armv7hl"), "{conf}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("var/lib/fixture-post"))
+            .unwrap()
+            .trim(),
+        "post ran on armv7l"
+    );
+}
+
+#[test]
+fn unreachable_repository_fails_cleanly() {
+    isolated!();
+    if !zypper_ready() || !mmdebstrap_ready() {
+        return;
+    }
+    let env = Env::new();
+    let url = dead_url();
+    let root = env.root("aarch64");
+    let err = env.fails(
+        &[
+            "bootstrap",
+            "aarch64",
+            "--backend",
+            "zypper",
+            "--repo",
+            &url,
+        ],
+        1,
+        "zypper exited",
+    );
+    assert!(
+        err.contains(&format!(
+            "{}/var/log/archbuild-bootstrap.log",
+            root.display()
+        )),
+        "{err}"
+    );
+    assert!(env.record("aarch64").is_none());
+    assert_eq!(env.marker(&root)["state"], "incomplete");
+    assert!(mounts_under(&root).is_empty());
+
+    let deb = format!("{url} bookworm main");
+    let root = env.root("deb");
+    let err = env.fails(
+        &[
+            "bootstrap",
+            "aarch64",
+            "--backend",
+            "debian",
+            "--repo",
+            &deb,
+            "--name",
+            "deb",
+        ],
+        1,
+        "mmdebstrap",
+    );
+    assert!(err.contains("full log:"), "{err}");
+    assert!(env.record("deb").is_none());
+    assert!(mounts_under(&root).is_empty());
+    assert!(processes_in(&root).is_empty());
+}
+
+#[test]
+fn missing_package_fails_then_resume_succeeds() {
+    isolated!();
+    if !zypper_ready() {
+        return;
+    }
+    let repo = rpm_repo("aarch64", "arm64", "aarch64");
+    let env = Env::new();
+    let args = [
+        "bootstrap",
+        "aarch64",
+        "--backend",
+        "zypper",
+        "--repo",
+        repo.to_str().unwrap(),
+    ];
+    let mut with_missing = args.to_vec();
+    with_missing.extend(["--packages", "osc,no-such-package"]);
+    let err = env.fails(&with_missing, 1, "no-such-package");
+    assert!(err.contains("run the same command again"), "{err}");
+    assert!(env.record("aarch64").is_none());
+    let root = env.root("aarch64");
+    assert_eq!(env.marker(&root)["state"], "incomplete");
+    let log = std::fs::read_to_string(root.join("var/log/archbuild-bootstrap.log")).unwrap();
+    assert!(log.contains("no-such-package"), "{log}");
+    // Re-run without the typo: the partial root is resumed.
+    let mut fixed = args.to_vec();
+    fixed.extend(["--packages", "osc"]);
+    let out = env.ok(&fixed);
+    assert!(out.contains("resumed"), "{out}");
+    assert!(env.record("aarch64").is_some());
+    assert!(root.join("usr/bin/osc").exists());
+}
+
+#[test]
+fn interrupted_zypper_bootstrap_leaves_no_mounts_and_no_container() {
+    isolated!();
+    if !zypper_ready() {
+        return;
+    }
+    let repo = rpm_repo("aarch64", "arm64", "aarch64");
+    let env = Env::new();
+    let root = env.root("aarch64");
+    let args = [
+        "bootstrap",
+        "aarch64",
+        "--backend",
+        "zypper",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--packages",
+        "slow-post",
+    ];
+    let mut child = env
+        .cmd(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // busybox-base's %post has run: slow-post's 20 s %post is next.
+    let began = Instant::now();
+    while !root.join("var/lib/fixture-post").exists() {
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "bootstrap did not get going"
+        );
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+            panic!("bootstrap ended early ({status}): {stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        began.elapsed() < Duration::from_secs(18),
+        "the interruption was not passed on"
+    );
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert!(env.record("aarch64").is_none());
+    assert_eq!(env.marker(&root)["state"], "incomplete");
+    assert!(mounts_under(&root).is_empty());
+    assert!(processes_in(&root).is_empty(), "{:?}", processes_in(&root));
+    // --force starts over (here without the slow package) and succeeds.
+    env.ok(&[
+        "bootstrap",
+        "aarch64",
+        "--backend",
+        "zypper",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--force",
+    ]);
+    assert!(env.record("aarch64").is_some());
+    assert!(!root.join("usr/bin/slow-post").exists());
+}
+
+#[test]
+fn location_in_use_is_refused_never_overwritten() {
+    isolated!();
+    if !zypper_ready() {
+        return;
+    }
+    let repo = rpm_repo("aarch64", "arm64", "aarch64");
+    let env = Env::new();
+    let taken = env.path().join("taken");
+    std::fs::create_dir_all(&taken).unwrap();
+    std::fs::write(taken.join("precious"), "keep me").unwrap();
+    let repo = repo.to_str().unwrap();
+    let base = [
+        "bootstrap",
+        "aarch64",
+        "--backend",
+        "zypper",
+        "--repo",
+        repo,
+    ];
+    let mut a = base.to_vec();
+    a.extend(["--location", taken.to_str().unwrap()]);
+    env.fails(&a, 1, "did not put there");
+    a.push("--force");
+    env.fails(&a, 1, "did not put there");
+    assert_eq!(
+        std::fs::read_to_string(taken.join("precious")).unwrap(),
+        "keep me"
+    );
+    assert_eq!(std::fs::read_dir(&taken).unwrap().count(), 1);
+    assert!(env.record("aarch64").is_none());
+    let file = env.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let mut b = base.to_vec();
+    b.extend(["--location", file.to_str().unwrap()]);
+    env.fails(&b, 1, "not a directory");
+
+    // A name that is taken elsewhere, and a location that belongs to another container.
+    env.ok(&base);
+    let mut c = base.to_vec();
+    let elsewhere = env.path().join("elsewhere");
+    c.extend(["--location", elsewhere.to_str().unwrap()]);
+    env.fails(&c, 2, "already exists");
+    let mut d = base.to_vec();
+    let first = env.root("aarch64");
+    d.extend(["--name", "other", "--location", first.to_str().unwrap()]);
+    env.fails(&d, 2, "is the root of container 'aarch64'");
+    // A complete root of another plan is not replaced without --force.
+    let mut e = base.to_vec();
+    e.extend(["--packages", "osc"]);
+    env.fails(&e, 1, "--force");
+    e.push("--force");
+    env.ok(&e);
+    assert!(env.root("aarch64").join("usr/bin/osc").exists());
+}
+
+/// Real mmdebstrap from Debian's archive; the second bootstrap of the same plan comes
+/// from the pristine copy.
+fn debian_root(arch: &str, dist: &str, expect_uname: &str, expect_deb: &str) {
+    let env = Env::new();
+    let name = format!("{dist}-{arch}");
+    let root = env.root(&name);
+    let out = env.ok(&["bootstrap", arch, "--dist", dist, "--name", &name]);
+    assert!(out.contains("bootstrapped with mmdebstrap"), "{out}");
+    assert!(env.record(&name).is_some());
+    assert!(mounts_under(&root).is_empty());
+    let got = env.shell(
+        &name,
+        &root,
+        "uname -m; dpkg --print-architecture; command -v sudo",
+    );
+    let lines: Vec<&str> = got.lines().collect();
+    assert_eq!(lines[..2], [expect_uname, expect_deb], "{got}");
+    assert!(lines[2].ends_with("/sudo"), "{got}");
+    let sources = std::fs::read_to_string(root.join("etc/apt/sources.list"))
+        .or_else(|_| std::fs::read_to_string(root.join("etc/apt/sources.list.d/0000sources.list")))
+        .unwrap_or_default();
+    let log = std::fs::read_to_string(root.join("var/log/archbuild-bootstrap.log")).unwrap();
+    assert!(log.contains("Setting up"), "the log holds dpkg's output");
+    let _ = sources;
+
+    let began = Instant::now();
+    let again = format!("{name}-again");
+    let out = env.ok(&[
+        "bootstrap",
+        arch,
+        "--dist",
+        dist,
+        "--name",
+        &again,
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["how"], "restored");
+    let took = began.elapsed();
+    eprintln!("second bootstrap of {name}: {:.1} s", took.as_secs_f64());
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert_eq!(
+        env.shell(&again, &env.root(&again), "uname -m").trim(),
+        expect_uname
+    );
+}
+
+#[test]
+fn debian_arm64_with_mmdebstrap() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    isolated!();
+    if !mmdebstrap_ready() {
+        return;
+    }
+    debian_root("aarch64", "debian-12", "aarch64", "arm64");
+}
+
+#[test]
+fn debian_riscv64_from_trixie_with_mmdebstrap() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    isolated!();
+    if !mmdebstrap_ready() {
+        return;
+    }
+    debian_root("riscv64", "debian-13", "riscv64", "riscv64");
+}
+
+#[test]
+fn interrupted_mmdebstrap_leaves_no_mounts_and_no_container() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    isolated!();
+    if !mmdebstrap_ready() {
+        return;
+    }
+    let env = Env::new();
+    let root = env.root("aarch64");
+    let mut child = env
+        .cmd(&["bootstrap", "aarch64", "--dist", "debian-12"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt while mmdebstrap runs the maintainer scripts inside the root (with
+    // /proc, /dev and /sys mounted there).
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // keep reading to the end, so archbuild never writes into a closed pipe
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(600))
+            .expect("mmdebstrap got going");
+        seen.push(line.clone());
+        if line.contains("installing essential packages") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(env.record("aarch64").is_none());
+    assert_eq!(env.marker(&root)["state"], "incomplete");
+    assert!(mounts_under(&root).is_empty(), "{:?}", mounts_under(&root));
+    assert!(processes_in(&root).is_empty(), "{:?}", processes_in(&root));
+}
