@@ -444,8 +444,8 @@ fn build_in_an_aarch64_container() {
             format!("pwd={}", work.display()),
             "OSC_CONFIG=/root/.config/osc/archbuild-pkger.oscrc".to_string(),
             "OSC_SU_WRAPPER=env".to_string(),
-            "OSC_BUILD_ROOT=unset".to_string(),
-            "OSC_PACKAGE_CACHE_DIR=unset".to_string(),
+            "OSC_BUILD_ROOT=/var/tmp/build-root/%(repo)s-%(arch)s".to_string(),
+            "OSC_PACKAGE_CACHE_DIR=/var/tmp/osbuild-packagecache".to_string(),
             "oscrc_user=user = alice".to_string(),
         ]
     );

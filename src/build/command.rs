@@ -36,17 +36,53 @@ impl OscBuild {
     }
 }
 
+/// osc's upstream build root and package cache: in the /var/tmp the container shares
+/// with the host. Distributions patch other defaults into their osc (Debian's builds
+/// in /abuild and caches in /var/cache/osbuild), so they are set explicitly unless the
+/// user's oscrc chooses its own.
+pub const BUILD_ROOT: &str = "/var/tmp/build-root/%(repo)s-%(arch)s";
+pub const PACKAGE_CACHE_DIR: &str = "/var/tmp/osbuild-packagecache";
+
+/// What the user's oscrc `[general]` section sets that matters here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserSettings {
+    pub build_root: Option<String>,
+    pub package_cache_dir: Option<String>,
+}
+
+impl UserSettings {
+    pub fn from_oscrc(rc: &crate::obs::oscrc::Oscrc) -> UserSettings {
+        let get = |key: &str| rc.general().and_then(|g| g.get(key)).map(str::to_string);
+        UserSettings {
+            build_root: get("build-root"),
+            package_cache_dir: get("packagecachedir"),
+        }
+    }
+}
+
 /// The environment osc gets inside, on top of root's clean login environment.
-/// OSC_BUILD_ROOT and OSC_PACKAGE_CACHE_DIR are deliberately not set: osc's defaults
-/// (`/var/tmp/build-root...`, `/var/tmp/osbuild-packagecache`) are in the /var/tmp the
-/// container shares with the host.
-pub fn environment(oscrc_inside: &Path) -> Vec<(String, String)> {
-    vec![
+pub fn environment(oscrc_inside: &Path, user: &UserSettings) -> Vec<(String, String)> {
+    let mut env = vec![
         ("OSC_CONFIG".to_string(), oscrc_inside.display().to_string()),
         // already root: `env` runs the build program as it is (an empty su-wrapper would
         // make osc >= 1.x think it builds as a user and skip preinstall images)
         ("OSC_SU_WRAPPER".to_string(), "env".to_string()),
-    ]
+    ];
+    if user.build_root.is_none() {
+        env.push(("OSC_BUILD_ROOT".to_string(), BUILD_ROOT.to_string()));
+    }
+    if user.package_cache_dir.is_none() {
+        // osc >= 1.0 reads OSC_PACKAGE_CACHE_DIR, older osc OSC_PACKAGECACHEDIR
+        env.push((
+            "OSC_PACKAGE_CACHE_DIR".to_string(),
+            PACKAGE_CACHE_DIR.to_string(),
+        ));
+        env.push((
+            "OSC_PACKAGECACHEDIR".to_string(),
+            PACKAGE_CACHE_DIR.to_string(),
+        ));
+    }
+    env
 }
 
 /// Directories named by `osc build` options that the build writes to (`-k/--keep-pkgs`)
@@ -136,12 +172,45 @@ mod tests {
     }
 
     #[test]
-    fn environment_leaves_build_root_and_cache_at_defaults() {
-        let env = environment(Path::new("/root/.config/osc/oscrc"));
-        assert!(env.contains(&("OSC_CONFIG".into(), "/root/.config/osc/oscrc".into())));
+    fn environment_puts_build_root_and_cache_in_the_shared_var_tmp() {
+        let env = environment(
+            Path::new("/root/.config/osc/oscrc"),
+            &UserSettings::default(),
+        );
+        let get = |k: &str| {
+            env.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("OSC_CONFIG"), Some("/root/.config/osc/oscrc"));
+        assert_eq!(get("OSC_SU_WRAPPER"), Some("env"));
+        assert_eq!(
+            get("OSC_BUILD_ROOT"),
+            Some("/var/tmp/build-root/%(repo)s-%(arch)s")
+        );
+        assert_eq!(
+            get("OSC_PACKAGE_CACHE_DIR"),
+            Some("/var/tmp/osbuild-packagecache")
+        );
+        assert_eq!(
+            get("OSC_PACKAGECACHEDIR"),
+            Some("/var/tmp/osbuild-packagecache")
+        );
+    }
+
+    #[test]
+    fn the_users_own_build_root_and_cache_are_kept() {
+        let rc = crate::obs::oscrc::parse(
+            "[general]\nbuild-root = /srv/br/%(repo)s\npackagecachedir = /srv/cache\n",
+            Path::new("/home/u/.oscrc"),
+        )
+        .unwrap();
+        let settings = UserSettings::from_oscrc(&rc);
+        assert_eq!(settings.build_root.as_deref(), Some("/srv/br/%(repo)s"));
+        let env = environment(Path::new("/x"), &settings);
         assert!(env
             .iter()
-            .all(|(k, _)| k != "OSC_BUILD_ROOT" && k != "OSC_PACKAGE_CACHE_DIR"));
+            .all(|(k, _)| !k.contains("BUILD_ROOT") && !k.contains("CACHE")));
     }
 
     #[test]

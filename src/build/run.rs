@@ -232,6 +232,7 @@ pub fn build(req: &Request) -> Result<i32> {
             )
         })?,
     };
+    let settings = command::UserSettings::from_oscrc(&crate::obs::oscrc::read(&oscrc_path)?);
     let api = oscrc::check(
         &oscrc_path,
         &user,
@@ -295,7 +296,7 @@ pub fn build(req: &Request) -> Result<i32> {
         identity: process::Identity::Root,
         command: osc.argv(),
         cwd: Some(co.dir.clone()),
-        env: command::environment(&oscrc_inside),
+        env: command::environment(&oscrc_inside, &settings),
     };
     let started = ownership::epoch_seconds(SystemTime::now());
     let status = container::enter(&record, &spec);
