@@ -54,6 +54,9 @@ pub struct Args {
     /// Take repositories and packages from an OBS project's repository
     #[arg(long, value_name = "PRJ/REPO")]
     pub obs: Option<String>,
+    /// OBS API URL or oscrc alias for --obs (default: osc's configuration)
+    #[arg(short = 'A', long, value_name = "URL|ALIAS", requires = "obs")]
+    pub apiurl: Option<String>,
     /// Package manager that makes the root (default: the distribution's)
     #[arg(long, value_enum)]
     pub backend: Option<BackendArg>,
@@ -83,10 +86,8 @@ pub struct Args {
 /// The plan the arguments describe.
 pub fn plan(args: &Args) -> Result<Plan> {
     let arch = crate::arch::lookup(&args.arch).map_err(|e| usage(e.to_string()))?;
-    if args.obs.is_some() {
-        return Err(usage(
-            "--obs is not available in this build yet: give --dist or --repo (see `archbuild obs plan`)",
-        ));
+    if let Some(prp) = &args.obs {
+        return obs_plan(args, prp, arch);
     }
     let dist: Option<&Distribution> = match &args.dist {
         Some(name) => Some(distributions::lookup(name)?),
@@ -144,6 +145,43 @@ pub fn plan(args: &Args) -> Result<Plan> {
         None if arch.is_native_on(crate::arch::host()?) => None,
         None => crate::emulator::probe(arch).map(|(p, _)| p.display().to_string()),
     };
+    Ok(plan)
+}
+
+/// The plan of an OBS project's repository (`--obs PRJ/REPO`), plus what the command
+/// line adds.
+fn obs_plan(args: &Args, prp: &str, arch: &'static crate::arch::Arch) -> Result<Plan> {
+    let (project, repository) = crate::obs::plan::split_prp(prp)?;
+    let config = crate::obs::oscrc::load(None, args.apiurl.as_deref(), None)?;
+    let client = crate::obs::Client::new(&config)?;
+    let mut plan = crate::obs::plan::for_repository(&client, project, repository, arch.obs)?;
+    if let Some(b) = args.backend {
+        if Backend::from(b) != plan.backend {
+            return Err(usage(format!(
+                "{prp} builds with the {:?} backend, not {:?}: drop --backend",
+                plan.backend,
+                Backend::from(b)
+            )));
+        }
+    }
+    let mut extra: Vec<&str> = Vec::new();
+    if args.with_osc {
+        extra.extend(distributions::osc_packages(plan.backend));
+    }
+    extra.extend(
+        args.packages
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty()),
+    );
+    for p in extra {
+        if !plan.packages.iter().any(|q| q == p) {
+            plan.packages.push(p.to_string());
+        }
+    }
+    if let Some(e) = &args.emulator {
+        plan.emulator = Some(e.display().to_string());
+    }
     Ok(plan)
 }
 
