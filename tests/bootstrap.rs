@@ -699,3 +699,90 @@ fn interrupted_mmdebstrap_leaves_no_mounts_and_no_container() {
     assert!(mounts_under(&root).is_empty(), "{:?}", mounts_under(&root));
     assert!(processes_in(&root).is_empty(), "{:?}", processes_in(&root));
 }
+
+/// `--obs PRJ/REPO` takes the plan from OBS metadata (the stand-in API server).
+#[test]
+fn obs_plan_is_what_bootstrap_would_run() {
+    if !common::prerequisite(
+        common::tool("python3").is_some(),
+        "python3 runs the stand-in OBS server",
+    ) {
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/obs_server.py");
+    let mut server = Command::new("python3")
+        .arg(script)
+        .args(["--lifetime", "120"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the stand-in OBS server");
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line
+        .trim()
+        .strip_prefix("PORT ")
+        .and_then(|p| p.parse().ok())
+        .expect("PORT n");
+    let url = format!("http://127.0.0.1:{port}");
+    let home = tempfile::tempdir().unwrap();
+    let oscrc = home.path().join(".config/osc/oscrc");
+    std::fs::create_dir_all(oscrc.parent().unwrap()).unwrap();
+    std::fs::write(
+        &oscrc,
+        format!(
+            "[general]\napiurl = {url}\n\n[{url}]\nuser = alice\npass = opensuse\nallow_http = 1\n"
+        ),
+    )
+    .unwrap();
+    let env = Env::new();
+    let mut cmd = env.cmd(&[
+        "bootstrap",
+        "aarch64",
+        "--obs",
+        "home:alice:branches:home:alice/openSUSE_Tumbleweed",
+        "--with-osc",
+        "--packages",
+        "vim",
+        "--dry-run",
+        "--json",
+    ]);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OSC_") || k == "XDG_CONFIG_HOME" {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .env("HOME", home.path())
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        v["plan"]["source"],
+        "obs:home:alice:branches:home:alice/openSUSE_Tumbleweed"
+    );
+    assert_eq!(v["plan"]["backend"], "zypper");
+    assert_eq!(v["tool"], "zypper");
+    let packages: Vec<String> = serde_json::from_value(v["plan"]["packages"].clone()).unwrap();
+    for p in ["rpm", "osc", "build", "vim"] {
+        assert!(
+            packages.iter().any(|x| x == p),
+            "{p} missing from {packages:?}"
+        );
+    }
+    let steps = v["actions"].to_string();
+    assert!(
+        steps.contains("ports/aarch64/tumbleweed/repo/oss"),
+        "{steps}"
+    );
+    assert!(steps.contains("arch = aarch64"), "{steps}");
+}
