@@ -117,7 +117,7 @@ impl Prjconf {
                 }
                 continue;
             } else if directive(t, &["endif"]).is_some() {
-                skip = if skip > 2 { skip - 2 } else { 0 };
+                skip = skip.saturating_sub(2);
                 continue;
             }
             let t = line.trim_start();
@@ -275,11 +275,7 @@ fn directive<'a>(t: &'a str, names: &[&str]) -> Option<&'a str> {
     let rest = t.strip_prefix('%')?;
     for n in names {
         if let Some(after) = rest.strip_prefix(n) {
-            if after
-                .chars()
-                .next()
-                .map_or(true, |c| !(c.is_ascii_alphanumeric() || c == '_'))
-            {
+            if !matches!(after.chars().next(), Some(c) if c.is_ascii_alphanumeric() || c == '_') {
                 return Some(t);
             }
         }
