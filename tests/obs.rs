@@ -525,6 +525,21 @@ fn library_plan_buildinfo_and_binaries() {
         Some("https://download.example.test/repositories")
     );
 
+    // the one-call form bootstrap uses: oscrc from --config, -A alias
+    let home = Home::new(&server, PASS);
+    let plan = archbuild::obs::plan::for_prp(
+        "Debian:12/main",
+        "x86_64",
+        Some("standin"),
+        Some(&home.oscrc),
+    )
+    .unwrap();
+    assert_eq!(plan.backend, Backend::Debian);
+    assert_eq!(plan.repositories[0].url, "http://deb.example.test/debian");
+    let err =
+        archbuild::obs::plan::for_prp("Debian:12", "x86_64", None, Some(&home.oscrc)).unwrap_err();
+    assert_eq!(archbuild::error::exit_code(&err), 2);
+
     let anon = Client::new(&ApiConfig {
         user: None,
         password: None,

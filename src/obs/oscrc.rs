@@ -610,6 +610,22 @@ mod tests {
     }
 
     #[test]
+    fn under_sudo_the_invoking_users_home_counts() {
+        let Ok(Some(nobody)) = nix::unistd::User::from_name("nobody") else {
+            return;
+        };
+        let e = env(&[("HOME", "/root"), ("SUDO_USER", "nobody")]);
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(home_dir(&e), Some(nobody.dir));
+        } else {
+            assert_eq!(home_dir(&e), Some(PathBuf::from("/root")));
+        }
+        // sudo to root from root: root's own HOME
+        let e = env(&[("HOME", "/root"), ("SUDO_USER", "root")]);
+        assert_eq!(home_dir(&e), Some(PathBuf::from("/root")));
+    }
+
+    #[test]
     fn locate_as_osc_does() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().to_str().unwrap().to_string();

@@ -58,6 +58,9 @@ pub struct Explained {
 
 /// The bootstrap plan for `arch` (any name `arch::lookup` takes) of `project`/`repository`.
 /// This is what `archbuild bootstrap ARCH --obs PROJECT/REPOSITORY` executes.
+///
+/// The client's HTTP runtime runs a thread while the [`Client`] lives: drop it before
+/// `unshare(CLONE_NEWNS)`/`setns` in the same process (or use [`for_prp`]).
 pub fn for_repository(
     client: &Client,
     project: &str,
@@ -65,6 +68,28 @@ pub fn for_repository(
     arch: &str,
 ) -> Result<Plan> {
     Ok(explain(client, project, repository, arch)?.plan)
+}
+
+/// Everything in one call, for `bootstrap ARCH --obs PROJECT/REPOSITORY`: read the oscrc
+/// as osc does (`config` is `--config`, `apiurl` is `-A`, URL or alias; the checkout in
+/// the current directory supplies its `.osc/_apiurl`), ask OBS, return the plan. The
+/// HTTP client and its thread are gone when this returns.
+pub fn for_prp(
+    prp: &str,
+    arch: &str,
+    apiurl: Option<&str>,
+    config: Option<&std::path::Path>,
+) -> Result<Plan> {
+    let (project, repository) = split_prp(prp)?;
+    let here = std::env::current_dir()
+        .ok()
+        .and_then(|d| super::checkout::read(&d));
+    let store_apiurl = here.as_ref().and_then(|c| c.apiurl.as_deref());
+    let api = super::oscrc::load(config, apiurl, store_apiurl)?;
+    let client = Client::new(&api)?;
+    let plan = for_repository(&client, project, repository, arch);
+    drop(client);
+    plan
 }
 
 /// Parse `PROJECT/REPOSITORY` (the project may contain `:` but not `/`).
