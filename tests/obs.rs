@@ -67,13 +67,18 @@ impl Server {
         assert!(r.status().is_success());
     }
 
-    /// Requests served so far whose line contains `what`.
-    fn served(&self, what: &str) -> usize {
+    /// The requests served so far: `METHOD PATH STATUS accept=ACCEPT`.
+    fn log(&self) -> Vec<String> {
         let log = reqwest::blocking::get(format!("{}/_log", self.url()))
             .unwrap()
             .text()
             .unwrap();
-        log.lines().filter(|l| l.contains(what)).count()
+        log.lines().map(str::to_string).collect()
+    }
+
+    /// Requests served so far whose line contains `what`.
+    fn served(&self, what: &str) -> usize {
+        self.log().iter().filter(|l| l.contains(what)).count()
     }
 }
 
@@ -312,6 +317,35 @@ fn plan_for_rpm_debian_and_published_repositories() {
         ["https://download.example.test/repositories/home:/bob/plain/"]
     );
     assert_eq!(plan.emulator.as_deref(), Some("qemu-riscv64"));
+
+    // an interconnect path: published by the remote instance (its /public/configuration)
+    let v = json(&home.run(&[
+        "obs",
+        "plan",
+        "test:factory",
+        "standard",
+        "x86_64",
+        "--json",
+    ]));
+    let plan: Plan = serde_json::from_value(v["plan"].clone()).unwrap();
+    let urls: Vec<&str> = plan.repositories.iter().map(|r| r.url.as_str()).collect();
+    assert_eq!(
+        urls,
+        ["https://download.remote.example.test/repositories/openSUSE:/Tumbleweed/standard/"]
+    );
+    assert_eq!(plan.packages, ["rpm", "rpm-build"]);
+
+    // every API request asked for XML
+    let log = server.log();
+    let api: Vec<&String> = log
+        .iter()
+        .filter(|l| l.starts_with("GET /source/") || l.starts_with("GET /build/"))
+        .collect();
+    assert!(api.len() >= 10, "{log:?}");
+    assert!(
+        api.iter().all(|l| l.ends_with("accept=application/xml")),
+        "{api:?}"
+    );
 
     // the human-readable form names the same things
     let o = home.run(&["obs", "plan", "home:alice", "Debian_12", "aarch64"]);

@@ -29,6 +29,9 @@ pub trait ObsSource: MetaSource {
     fn buildconfig(&self, project: &str, repository: &str) -> Result<String>;
     /// `/configuration`
     fn configuration(&self) -> Result<Configuration>;
+    /// `/configuration` of the remote instance an interconnect project stands for
+    /// (its `<remoteurl>`, e.g. `https://api.opensuse.org/public`).
+    fn remote_configuration(&self, remoteurl: &str) -> Result<Configuration>;
 }
 
 impl ObsSource for Client {
@@ -38,6 +41,28 @@ impl ObsSource for Client {
     fn configuration(&self) -> Result<Configuration> {
         Client::configuration(self)
     }
+    fn remote_configuration(&self, remoteurl: &str) -> Result<Configuration> {
+        let api = super::oscrc::ApiConfig {
+            apiurl: remoteurl.trim_end_matches('/').to_string(),
+            user: None,
+            password: None,
+            oscrc: None,
+        };
+        Client::new(&api)?.configuration()
+    }
+}
+
+/// The interconnect project a project name starts with (`openSUSE.org` in
+/// `openSUSE.org:openSUSE:Tumbleweed`): its remote URL and the name on the remote side.
+fn remote_of(cache: &MetaCache, project: &str) -> Option<(String, String)> {
+    for (i, _) in project.match_indices(':') {
+        if let Ok(meta) = cache.project_meta(&project[..i]) {
+            if let Some(url) = meta.remoteurl.filter(|u| !u.trim().is_empty()) {
+                return Some((url.trim().to_string(), project[i + 1..].to_string()));
+            }
+        }
+    }
+    None
 }
 
 /// Everything `obs plan` shows: the plan and what it was made from.
@@ -146,15 +171,44 @@ pub fn explain(
         push_unique(&mut repositories, from_repourl(line, i, backend)?);
     }
     if repositories.is_empty() {
-        let configuration = source.configuration()?;
-        let download_url = configuration.download_url.ok_or_else(|| {
+        let no_download_url = |instance: &str| {
             anyhow!(
-                "{project}/{repository} names no repositories to install from (no download-on-demand entry, no RepoURL in its prjconf) and the instance's /configuration has no download_url: bootstrap with --repo URL instead"
+                "{project}/{repository} names no repositories to install from (no download-on-demand entry, no RepoURL in its prjconf) and {instance} /configuration has no download_url: bootstrap with --repo URL instead"
             )
-        })?;
+        };
+        let mut local_download_url: Option<String> = None;
+        let mut remote_download_urls: std::collections::HashMap<String, String> =
+            Default::default();
         let skip_self = path.len() > 1;
         for elem in path.iter().skip(usize::from(skip_self)) {
-            let url = published_url(&download_url, &elem.project, &elem.repository);
+            // published where the project lives: here, or on the remote instance of an
+            // interconnect project (openSUSE.org:openSUSE:Tumbleweed -> openSUSE:Tumbleweed)
+            let (download_url, name) = match remote_of(&cache, &elem.project) {
+                Some((remoteurl, name)) => {
+                    if !remote_download_urls.contains_key(&remoteurl) {
+                        let c = source.remote_configuration(&remoteurl)?;
+                        let d = c.download_url.ok_or_else(|| {
+                            no_download_url(&format!("the remote instance {remoteurl}"))
+                        })?;
+                        remote_download_urls.insert(remoteurl.clone(), d);
+                    }
+                    (remote_download_urls[&remoteurl].clone(), name)
+                }
+                None => {
+                    if local_download_url.is_none() {
+                        let c = source.configuration()?;
+                        local_download_url = Some(
+                            c.download_url
+                                .ok_or_else(|| no_download_url("the instance's"))?,
+                        );
+                    }
+                    (
+                        local_download_url.clone().unwrap_or_default(),
+                        elem.project.clone(),
+                    )
+                }
+            };
+            let url = published_url(&download_url, &name, &elem.repository);
             let repo = match backend {
                 // published Debian repositories are flat: deb URL ./
                 Backend::Debian => Repository {
@@ -380,6 +434,13 @@ mod tests {
                 ..Default::default()
             })
         }
+        fn remote_configuration(&self, remoteurl: &str) -> Result<Configuration> {
+            assert_eq!(remoteurl, "https://api.opensuse.org/public");
+            Ok(Configuration {
+                download_url: Some("http://remote.test/repositories".into()),
+                ..Default::default()
+            })
+        }
     }
 
     fn fake(metas: &[&str], configs: &[(&str, &str)], download_url: Option<&str>) -> Fake {
@@ -443,6 +504,20 @@ mod tests {
         assert!(
             err.contains("download_url") && err.contains("--repo"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn interconnect_projects_are_published_by_the_remote_instance() {
+        let remote = include_str!("../../tests/data/obs/project_meta_remote_instance.xml");
+        let prj = include_str!("../../tests/data/obs/project_meta_path_to_remote_tumbleweed.xml");
+        let tw = r#"<project name="openSUSE.org:openSUSE:Tumbleweed"><repository name="standard"><arch>x86_64</arch></repository></project>"#;
+        let f = fake(&[remote, prj, tw], &[], None);
+        let e = explain(&f, "test:factory", "standard", "x86_64").unwrap();
+        let urls: Vec<&str> = e.plan.repositories.iter().map(|r| r.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            ["http://remote.test/repositories/openSUSE:/Tumbleweed/standard/"]
         );
     }
 

@@ -51,7 +51,7 @@ def data(name):
         return f.read()
 
 
-def build_projects(download_url):
+def build_projects(download_url, own_url):
     """project name -> {"meta": str, "config": str}"""
     p = {}
     p["openSUSE:Factory"] = {
@@ -78,7 +78,24 @@ def build_projects(download_url):
     p["superkde"] = {"meta": data("project_meta.xml"), "config": ""}
     p["home:user5"] = {"meta": data("project_meta_dod_several.xml"), "config": ""}
     p["test:factory"] = {"meta": data("project_meta_path_to_remote_tumbleweed.xml"), "config": ""}
-    p["openSUSE.org"] = {"meta": data("project_meta_remote_instance.xml"), "config": ""}
+    # interconnect: the remote instance is this server's /public (as api.opensuse.org/public)
+    p["openSUSE.org"] = {
+        "meta": data("project_meta_remote_instance.xml").replace("https://api.opensuse.org/public", own_url + "/public"),
+        "config": "",
+    }
+    # OBS proxies the remote project's meta under the interconnect name
+    p["openSUSE.org:openSUSE:Tumbleweed"] = {
+        "meta": """<project name="openSUSE.org:openSUSE:Tumbleweed">
+  <title>Tumbleweed</title>
+  <description/>
+  <repository name="standard">
+    <arch>x86_64</arch>
+    <arch>i586</arch>
+  </repository>
+</project>
+""",
+        "config": "Preinstall: rpm\nRequired: rpm-build\n",
+    }
     # a home project building against Factory, and a branch of it: three projects deep
     p["home:alice"] = {
         "meta": """<project name="home:alice">
@@ -155,7 +172,11 @@ def build_projects(download_url):
         "</configuration>",
         "  <download_url>%s</download_url>\n</configuration>" % download_url,
     )
-    return p, configuration
+    remote_configuration = data("configuration.xml").replace(
+        "</configuration>",
+        "  <download_url>https://download.remote.example.test/repositories</download_url>\n</configuration>",
+    )
+    return p, configuration, remote_configuration
 
 
 def repo_paths(meta, repo):
@@ -276,7 +297,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.wfile.write(body)
         with self.server.faults.lock:
-            self.server.faults.log.append("%s %s %d" % (self.command, self.path, code))
+            self.server.faults.log.append("%s %s %d accept=%s" % (self.command, self.path, code, self.headers.get("Accept", "")))
 
     def error(self, code, obs_code, summary, headers=None):
         self.send(code, status_xml(obs_code, summary), headers=headers)
@@ -338,7 +359,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(int(kind), "internal_error" if kind == "500" else "service_unavailable",
                               "injected fault %s" % kind)
 
-        if not self.authorized():
+        if not self.authorized() and not url.path.startswith("/public/"):
             return self.error(401, "authentication_required", "Authentication required",
                               headers={"WWW-Authenticate": 'Basic realm="Use your developer account"'})
 
@@ -351,8 +372,10 @@ class Handler(BaseHTTPRequestHandler):
         projects = self.server.projects
         xml = "application/xml; charset=utf-8"
         text = "text/plain; charset=utf-8"
-        if parts == ["configuration"] or parts == ["public", "configuration"]:
+        if parts == ["configuration"]:
             return 200, self.server.configuration, xml
+        if parts == ["public", "configuration"]:
+            return 200, self.server.remote_configuration, xml
         if parts == ["about"]:
             return 200, "<about><title>Open Build Service</title><revision>2.10.0</revision></about>\n", xml
         if len(parts) == 3 and parts[0] == "source" and parts[2] in ("_meta", "_config"):
@@ -409,7 +432,8 @@ def main():
     args = ap.parse_args()
 
     server = Server(("127.0.0.1", args.port), Handler)
-    server.projects, server.configuration = build_projects(args.download_url)
+    own_url = "http://127.0.0.1:%d" % server.server_address[1]
+    server.projects, server.configuration, server.remote_configuration = build_projects(args.download_url, own_url)
     server.user = None if args.no_auth else args.user
     server.password = args.password
     server.faults = Faults()
