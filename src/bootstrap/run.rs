@@ -114,17 +114,34 @@ extern "C" fn note_signal(sig: nix::libc::c_int) {
     SIGNAL.store(sig, Ordering::SeqCst);
 }
 
-fn catch_signals() -> Result<()> {
+/// Signals are caught while a bootstrap runs; the earlier handlers come back when this
+/// is dropped (a caller such as `archbuild build` goes on after the bootstrap).
+struct CaughtSignals(Vec<(Signal, SigAction)>);
+
+impl Drop for CaughtSignals {
+    fn drop(&mut self) {
+        for (sig, old) in &self.0 {
+            // SAFETY: restores the disposition that was in force before.
+            let _ = unsafe { signal::sigaction(*sig, old) };
+        }
+    }
+}
+
+fn catch_signals() -> Result<CaughtSignals> {
+    SIGNAL.store(0, Ordering::SeqCst);
     let action = SigAction::new(
         SigHandler::Handler(note_signal),
         SaFlags::SA_RESTART,
         SigSet::empty(),
     );
+    let mut caught = CaughtSignals(Vec::new());
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         // SAFETY: the handler only stores to an atomic.
-        unsafe { signal::sigaction(sig, &action) }.context("cannot install signal handler")?;
+        let old =
+            unsafe { signal::sigaction(sig, &action) }.context("cannot install signal handler")?;
+        caught.0.push((sig, old));
     }
-    Ok(())
+    Ok(caught)
 }
 
 fn pending_signal() -> Option<i32> {
@@ -499,7 +516,7 @@ pub fn execute_reporting(req: &Request, backend: &dyn Backend, json: bool) -> Re
         state::save(&record)?;
         return Ok(outcome("existing", backend.tool()));
     }
-    catch_signals()?;
+    let _signals = catch_signals()?;
     let progress = Report::new(&format!("bootstrap {}", req.name), json);
     // Package scripts run under emulation: the kernel must hand this arch's binaries
     // to a static emulator, inside the root too (F flag).
