@@ -95,6 +95,8 @@ macro_rules! arch {
 }
 
 /// Every architecture archbuild knows. Order: as `archbuild arches` lists them.
+/// One line per arch reads as a table; rustfmt would spread each over fourteen.
+#[rustfmt::skip]
 pub const ARCHES: &[Arch] = &[
     arch!("x86_64", "x86_64", [], "amd64", "x86_64", "x86_64", None, Elf64, Little, 62, None,
         r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00",
@@ -162,12 +164,17 @@ pub fn obs_names() -> Vec<&'static str> {
 
 /// Arch of the machine archbuild runs on.
 pub fn host() -> Result<&'static Arch> {
-    let machine = nix::sys::utsname::uname()?.machine().to_string_lossy().into_owned();
+    let machine = nix::sys::utsname::uname()?
+        .machine()
+        .to_string_lossy()
+        .into_owned();
     ARCHES
         .iter()
         .find(|a| a.uname == machine && a.runs_natively_on.is_none())
         .or_else(|| ARCHES.iter().find(|a| a.uname == machine))
-        .ok_or_else(|| anyhow::anyhow!("this host's architecture '{machine}' is not in archbuild's table"))
+        .ok_or_else(|| {
+            anyhow::anyhow!("this host's architecture '{machine}' is not in archbuild's table")
+        })
 }
 
 /// The arch whose binaries look like this ELF header (class, byte order, machine).
@@ -198,9 +205,15 @@ mod tests {
     #[test]
     fn ambiguous_and_unknown_names_are_refused() {
         let err = lookup("arm").unwrap_err().to_string();
-        assert!(err.contains("ambiguous") && err.contains("armv7l") && err.contains("armv6l"), "{err}");
+        assert!(
+            err.contains("ambiguous") && err.contains("armv7l") && err.contains("armv6l"),
+            "{err}"
+        );
         let err = lookup("vax").unwrap_err().to_string();
-        assert!(err.contains("unknown architecture 'vax'") && err.contains("aarch64"), "{err}");
+        assert!(
+            err.contains("unknown architecture 'vax'") && err.contains("aarch64"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -221,8 +234,18 @@ mod tests {
     fn elf_identity_matches_magic_bytes() {
         for arch in ARCHES {
             let magic = crate::binfmt::unescape(arch.magic).unwrap();
-            assert_eq!(magic[4], if arch.class == ElfClass::Elf64 { 2 } else { 1 }, "{}", arch.obs);
-            assert_eq!(magic[5], if arch.endian == Endian::Little { 1 } else { 2 }, "{}", arch.obs);
+            assert_eq!(
+                magic[4],
+                if arch.class == ElfClass::Elf64 { 2 } else { 1 },
+                "{}",
+                arch.obs
+            );
+            assert_eq!(
+                magic[5],
+                if arch.endian == Endian::Little { 1 } else { 2 },
+                "{}",
+                arch.obs
+            );
             let machine = match arch.endian {
                 Endian::Little => u16::from_le_bytes([magic[18], magic[19]]),
                 Endian::Big => u16::from_be_bytes([magic[18], magic[19]]),

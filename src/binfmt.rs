@@ -67,7 +67,11 @@ impl fmt::Display for Flags {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Matcher {
     /// `M`: bytes at an offset, compared under a mask.
-    Magic { offset: u32, magic: Vec<u8>, mask: Option<Vec<u8>> },
+    Magic {
+        offset: u32,
+        magic: Vec<u8>,
+        mask: Option<Vec<u8>>,
+    },
     /// `E`: the file name extension.
     Extension(String),
 }
@@ -145,7 +149,10 @@ impl Entry {
     /// Parse a register line (`:name:type:offset:magic:mask:interpreter:flags`).
     pub fn parse(line: &str) -> Result<Entry> {
         let line = line.trim_end_matches(['\n', '\r']);
-        let delim = line.chars().next().ok_or_else(|| anyhow!("empty binfmt register line"))?;
+        let delim = line
+            .chars()
+            .next()
+            .ok_or_else(|| anyhow!("empty binfmt register line"))?;
         let fields: Vec<&str> = line[delim.len_utf8()..].split(delim).collect();
         if fields.len() < 6 || fields.len() > 7 {
             bail!("binfmt register line '{line}' does not have the form :name:type:offset:magic:mask:interpreter:flags");
@@ -157,15 +164,26 @@ impl Entry {
                 offset: if fields[2].is_empty() {
                     0
                 } else {
-                    fields[2].parse().map_err(|_| anyhow!("bad offset '{}' in '{line}'", fields[2]))?
+                    fields[2]
+                        .parse()
+                        .map_err(|_| anyhow!("bad offset '{}' in '{line}'", fields[2]))?
                 },
                 magic: unescape(fields[3])?,
-                mask: if fields[4].is_empty() { None } else { Some(unescape(fields[4])?) },
+                mask: if fields[4].is_empty() {
+                    None
+                } else {
+                    Some(unescape(fields[4])?)
+                },
             },
             "E" => Matcher::Extension(fields[3].to_string()),
             other => bail!("binfmt type '{other}' in '{line}' is neither M nor E"),
         };
-        if let Matcher::Magic { magic, mask: Some(mask), .. } = &matcher {
+        if let Matcher::Magic {
+            magic,
+            mask: Some(mask),
+            ..
+        } = &matcher
+        {
             if magic.len() != mask.len() {
                 bail!("magic and mask of '{line}' differ in length");
             }
@@ -184,10 +202,18 @@ impl Entry {
     /// The register line for this entry.
     pub fn register_line(&self) -> String {
         match &self.matcher {
-            Matcher::Magic { offset, magic, mask } => format!(
+            Matcher::Magic {
+                offset,
+                magic,
+                mask,
+            } => format!(
                 ":{}:M:{}:{}:{}:{}:{}",
                 self.name,
-                if *offset == 0 { String::new() } else { offset.to_string() },
+                if *offset == 0 {
+                    String::new()
+                } else {
+                    offset.to_string()
+                },
                 escape(magic),
                 mask.as_deref().map(escape).unwrap_or_default(),
                 self.interpreter.display(),
@@ -205,7 +231,12 @@ impl Entry {
 
     /// Does this entry claim a binary whose first bytes are `header`?
     pub fn matches_header(&self, header: &[u8]) -> bool {
-        let Matcher::Magic { offset, magic, mask } = &self.matcher else {
+        let Matcher::Magic {
+            offset,
+            magic,
+            mask,
+        } = &self.matcher
+        else {
             return false;
         };
         let start = *offset as usize;
@@ -264,12 +295,17 @@ impl LiveEntry {
             }
         }
         let matcher = match (magic, extension) {
-            (Some(magic), _) => Matcher::Magic { offset, magic, mask },
+            (Some(magic), _) => Matcher::Magic {
+                offset,
+                magic,
+                mask,
+            },
             (None, Some(ext)) => Matcher::Extension(ext),
             (None, None) => bail!("binfmt entry '{name}' shows neither magic nor extension"),
         };
         Ok(LiveEntry {
-            enabled: enabled.ok_or_else(|| anyhow!("binfmt entry '{name}' has no enabled/disabled line"))?,
+            enabled: enabled
+                .ok_or_else(|| anyhow!("binfmt entry '{name}' has no enabled/disabled line"))?,
             entry: Entry {
                 name: name.to_string(),
                 matcher,
@@ -326,7 +362,9 @@ pub fn sample_header(arch: &Arch) -> Vec<u8> {
 /// `table` must be in kernel order (newest first), as `read_table` returns it.
 pub fn winner<'a>(table: &'a [LiveEntry], arch: &Arch) -> Option<&'a LiveEntry> {
     let header = sample_header(arch);
-    table.iter().find(|e| e.enabled && e.entry.matches_header(&header))
+    table
+        .iter()
+        .find(|e| e.enabled && e.entry.matches_header(&header))
 }
 
 /// The text of a `binfmt.d` file holding `entry`.
@@ -374,7 +412,10 @@ pub fn read_table() -> Result<Vec<LiveEntry>> {
     let dir = paths::binfmt_misc_dir();
     let mut table = Vec::new();
     let listing = fs::read_dir(&dir).with_context(|| {
-        format!("cannot read {} (is binfmt_misc mounted? `archbuild doctor` checks)", dir.display())
+        format!(
+            "cannot read {} (is binfmt_misc mounted? `archbuild doctor` checks)",
+            dir.display()
+        )
     })?;
     for dirent in listing {
         let dirent = dirent?;
@@ -383,7 +424,9 @@ pub fn read_table() -> Result<Vec<LiveEntry>> {
             continue;
         }
         // An entry may vanish between readdir and read (another tool removing it).
-        let Ok(text) = fs::read_to_string(dirent.path()) else { continue };
+        let Ok(text) = fs::read_to_string(dirent.path()) else {
+            continue;
+        };
         table.push(LiveEntry::parse(&name, &text)?);
     }
     // readdir lists binfmt_misc's entries newest first, the order the kernel tries them.
@@ -398,14 +441,20 @@ pub fn register(entry: &Entry) -> Result<()> {
     }
     let line = entry.register_line();
     if line.len() > 1920 {
-        bail!("binfmt register line for '{}' is longer than the kernel's 1920 bytes", entry.name);
+        bail!(
+            "binfmt register line for '{}' is longer than the kernel's 1920 bytes",
+            entry.name
+        );
     }
     let mut register = fs::OpenOptions::new()
         .write(true)
         .open(dir.join("register"))
         .with_context(|| format!("cannot open {}/register (are you root?)", dir.display()))?;
     register.write_all(line.as_bytes()).map_err(|e| {
-        anyhow!("the kernel refused binfmt entry '{}' ({e}); line was: {line}", entry.name)
+        anyhow!(
+            "the kernel refused binfmt entry '{}' ({e}); line was: {line}",
+            entry.name
+        )
     })?;
     Ok(())
 }
@@ -417,7 +466,10 @@ pub fn remove(name: &str) -> Result<bool> {
     match fs::write(&path, "-1") {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(anyhow!("cannot remove binfmt entry {} ({e}); are you root?", path.display())),
+        Err(e) => Err(anyhow!(
+            "cannot remove binfmt entry {} ({e}); are you root?",
+            path.display()
+        )),
     }
 }
 
@@ -434,7 +486,10 @@ mod tests {
                 let target = if cols[0] == "i486" { "i386" } else { cols[0] };
                 (
                     cols[0].to_string(),
-                    format!(":qemu-{}:M::{}:{}:/usr/bin/qemu-{}:FP", cols[0], cols[2], cols[3], target),
+                    format!(
+                        ":qemu-{}:M::{}:{}:/usr/bin/qemu-{}:FP",
+                        cols[0], cols[2], cols[3], target
+                    ),
                 )
             })
             .collect()
@@ -452,7 +507,9 @@ mod tests {
             if target != "hppa" {
                 assert_eq!(entry.register_line(), line, "{target}");
             }
-            assert!(entry.flags.fix_binary && entry.flags.preserve_argv0 && !entry.flags.credentials);
+            assert!(
+                entry.flags.fix_binary && entry.flags.preserve_argv0 && !entry.flags.credentials
+            );
         }
     }
 
@@ -489,8 +546,14 @@ mod tests {
         assert!(live.entry.flags.credentials && live.entry.flags.fix_binary);
         let aarch64 = crate::arch::lookup("aarch64").unwrap();
         assert!(live.entry.matches_header(&sample_header(aarch64)));
-        assert!(!live.entry.matches_header(&sample_header(crate::arch::lookup("riscv64").unwrap())));
-        let ext = LiveEntry::parse("x", "disabled\ninterpreter /bin/true\nflags: \nextension .exe\n").unwrap();
+        assert!(!live
+            .entry
+            .matches_header(&sample_header(crate::arch::lookup("riscv64").unwrap())));
+        let ext = LiveEntry::parse(
+            "x",
+            "disabled\ninterpreter /bin/true\nflags: \nextension .exe\n",
+        )
+        .unwrap();
         assert!(!ext.enabled);
         assert_eq!(ext.entry.matcher, Matcher::Extension("exe".into()));
     }
@@ -500,10 +563,18 @@ mod tests {
         let arm = crate::arch::lookup("armv7l").unwrap();
         let mk = |name: &str, enabled: bool, flags: &str| LiveEntry {
             enabled,
-            entry: Entry::for_arch(arm, Path::new("/usr/bin/qemu-arm"), Flags::parse(flags).unwrap())
-                .renamed(name),
+            entry: Entry::for_arch(
+                arm,
+                Path::new("/usr/bin/qemu-arm"),
+                Flags::parse(flags).unwrap(),
+            )
+            .renamed(name),
         };
-        let table = vec![mk("newest-disabled", false, "F"), mk("newer", true, "P"), mk("old", true, "FP")];
+        let table = vec![
+            mk("newest-disabled", false, "F"),
+            mk("newer", true, "P"),
+            mk("old", true, "FP"),
+        ];
         assert_eq!(winner(&table, arm).unwrap().entry.name, "newer");
         assert!(winner(&table, crate::arch::lookup("s390x").unwrap()).is_none());
     }
@@ -567,7 +638,11 @@ pub fn ensure(arch: &Arch, emulator: Option<&Path>) -> Result<Ensured> {
     let entry = Entry::for_arch(
         arch,
         &found.path,
-        Flags { fix_binary: true, preserve_argv0: true, ..Flags::default() },
+        Flags {
+            fix_binary: true,
+            preserve_argv0: true,
+            ..Flags::default()
+        },
     );
     register(&entry)?;
     eprintln!(
@@ -578,5 +653,8 @@ pub fn ensure(arch: &Arch, emulator: Option<&Path>) -> Result<Ensured> {
         entry.flags,
         reason
     );
-    Ok(Ensured::Registered { name: entry.name, reason })
+    Ok(Ensured::Registered {
+        name: entry.name,
+        reason,
+    })
 }

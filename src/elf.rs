@@ -49,7 +49,9 @@ fn u64_at(buf: &[u8], off: usize, endian: Endian) -> u64 {
 pub fn read(path: &Path) -> Result<ElfInfo> {
     let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut header = [0u8; 64];
-    let n = file.read(&mut header).with_context(|| format!("cannot read {}", path.display()))?;
+    let n = file
+        .read(&mut header)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     if n < 52 || &header[..4] != b"\x7fELF" {
         bail!("{} is not an ELF binary", path.display());
     }
@@ -74,7 +76,11 @@ pub fn read(path: &Path) -> Result<ElfInfo> {
             if n < 64 {
                 bail!("{} has a truncated ELF header", path.display());
             }
-            (u64_at(&header, 32, endian), u16_at(&header, 54, endian), u16_at(&header, 56, endian))
+            (
+                u64_at(&header, 32, endian),
+                u16_at(&header, 54, endian),
+                u16_at(&header, 56, endian),
+            )
         }
     };
     let mut dynamic = false;
@@ -88,7 +94,12 @@ pub fn read(path: &Path) -> Result<ElfInfo> {
             break;
         }
     }
-    Ok(ElfInfo { class, endian, machine, dynamic })
+    Ok(ElfInfo {
+        class,
+        endian,
+        machine,
+        dynamic,
+    })
 }
 
 #[cfg(test)]

@@ -60,7 +60,9 @@ pub fn verify(path: &Path) -> Result<Emulator> {
             path.display()
         );
     }
-    Ok(Emulator { path: path.to_path_buf() })
+    Ok(Emulator {
+        path: path.to_path_buf(),
+    })
 }
 
 /// Find the emulator for `arch`: `explicit` when given, else the first candidate that

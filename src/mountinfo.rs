@@ -29,7 +29,12 @@ fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
             let n = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
             out.push(n);
             i += 4;
@@ -64,13 +69,17 @@ pub fn parse(text: &str) -> Vec<MountEntry> {
 
 /// The mounts of this process's namespace.
 pub fn read_own() -> Result<Vec<MountEntry>> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").context("cannot read /proc/self/mountinfo")?;
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .context("cannot read /proc/self/mountinfo")?;
     Ok(parse(&text))
 }
 
 /// Mount points at or under `dir` (which must be canonical).
 pub fn mounts_under<'a>(table: &'a [MountEntry], dir: &Path) -> Vec<&'a MountEntry> {
-    table.iter().filter(|m| m.mount_point.starts_with(dir)).collect()
+    table
+        .iter()
+        .filter(|m| m.mount_point.starts_with(dir))
+        .collect()
 }
 
 #[cfg(test)]
@@ -92,6 +101,9 @@ mod tests {
         assert_eq!(table[3].fs_type, "nsfs");
         assert_eq!(table[4].mount_point, PathBuf::from("/srv/my root/home"));
         assert_eq!(mounts_under(&table, Path::new("/srv/my root")).len(), 1);
-        assert_eq!(mounts_under(&table, Path::new("/run/build-container")).len(), 2);
+        assert_eq!(
+            mounts_under(&table, Path::new("/run/build-container")).len(),
+            2
+        );
     }
 }

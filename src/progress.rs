@@ -14,19 +14,23 @@ pub struct Progress {
 impl Progress {
     /// Start reporting on `task` (e.g. "bootstrap aarch64").
     pub fn new(task: &str) -> Progress {
-        let bar = if std::io::stdout().is_terminal() && std::env::var_os("ARCHBUILD_PLAIN").is_none() {
-            let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {prefix}: {msg}")
-                    .expect("valid progress template"),
-            );
-            bar.set_prefix(task.to_string());
-            bar.enable_steady_tick(Duration::from_millis(120));
-            Some(bar)
-        } else {
-            None
-        };
-        Progress { bar, task: task.to_string() }
+        let bar =
+            if std::io::stdout().is_terminal() && std::env::var_os("ARCHBUILD_PLAIN").is_none() {
+                let bar = ProgressBar::new_spinner();
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} [{elapsed_precise}] {prefix}: {msg}")
+                        .expect("valid progress template"),
+                );
+                bar.set_prefix(task.to_string());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                Some(bar)
+            } else {
+                None
+            };
+        Progress {
+            bar,
+            task: task.to_string(),
+        }
     }
 
     /// A new phase of the work began.

@@ -78,7 +78,11 @@ pub fn list() -> Result<Vec<Record>> {
     for entry in entries {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "json") {
-            let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            let name = path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             if let Some(record) = load(&name)? {
                 records.push(record);
             }

@@ -39,8 +39,16 @@ pub fn rows() -> Result<Vec<ArchRow>> {
         .iter()
         .map(|a| {
             let native = a.is_native_on(host);
-            let probe = if native { None } else { crate::emulator::probe(a) };
-            let winner = if native { None } else { binfmt::winner(&table, a) };
+            let probe = if native {
+                None
+            } else {
+                crate::emulator::probe(a)
+            };
+            let winner = if native {
+                None
+            } else {
+                binfmt::winner(&table, a)
+            };
             ArchRow {
                 obs: a.obs,
                 rpm: a.rpm,
@@ -86,10 +94,18 @@ pub fn run(args: Args) -> Result<()> {
             r.rpm,
             r.deb,
             r.qemu,
-            if r.linux32 { format!("{} (linux32)", r.uname) } else { r.uname.to_string() },
+            if r.linux32 {
+                format!("{} (linux32)", r.uname)
+            } else {
+                r.uname.to_string()
+            },
             emulator,
             yes_no(r.emulator_static),
-            r.binfmt_entry.clone().unwrap_or_else(|| if r.native { "-".into() } else { "none".into() }),
+            r.binfmt_entry.clone().unwrap_or_else(|| if r.native {
+                "-".into()
+            } else {
+                "none".into()
+            }),
             yes_no(r.binfmt_flag_f)
         );
     }

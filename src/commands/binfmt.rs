@@ -69,7 +69,11 @@ fn selected(which: &Which) -> Result<Vec<&'static Arch>> {
             .filter(|a| !a.is_native_on(host) && crate::emulator::probe(a).is_some())
             .collect()
     } else {
-        which.arches.iter().map(|n| arch::lookup(n)).collect::<Result<_>>()?
+        which
+            .arches
+            .iter()
+            .map(|n| arch::lookup(n))
+            .collect::<Result<_>>()?
     };
     let mut seen = Vec::new();
     list.retain(|a| {
@@ -79,14 +83,19 @@ fn selected(which: &Which) -> Result<Vec<&'static Arch>> {
     });
     for a in &list {
         if a.is_native_on(host) {
-            bail!("{} runs natively on this {} host and needs no binfmt entry", a.obs, host.obs);
+            bail!(
+                "{} runs natively on this {} host and needs no binfmt entry",
+                a.obs,
+                host.obs
+            );
         }
     }
     Ok(list)
 }
 
 fn flags(options: &RegisterOptions) -> Result<Flags> {
-    let flags = Flags::parse(&options.flags).map_err(|e| crate::error::usage(format!("--flags: {e}")))?;
+    let flags =
+        Flags::parse(&options.flags).map_err(|e| crate::error::usage(format!("--flags: {e}")))?;
     if flags.credentials {
         eprintln!(
             "archbuild: warning: flag C makes setuid foreign binaries run the emulator as root; anyone who can put a setuid binary in a root gets root on this host"
@@ -123,7 +132,8 @@ pub fn run(cmd: BinfmtCommand) -> Result<()> {
         BinfmtCommand::Install { which, options } => {
             super::require_root("archbuild binfmt install")?;
             let dir = paths::binfmt_d_dir();
-            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
             for entry in entries(&which, &options)? {
                 let file = dir.join(format!("{}.conf", entry.name));
                 std::fs::write(&file, binfmt::binfmt_d_text(&entry))
@@ -150,7 +160,8 @@ pub fn run(cmd: BinfmtCommand) -> Result<()> {
                 if persistent {
                     let file = paths::binfmt_d_dir().join(format!("{name}.conf"));
                     if file.exists() {
-                        std::fs::remove_file(&file).with_context(|| format!("cannot remove {}", file.display()))?;
+                        std::fs::remove_file(&file)
+                            .with_context(|| format!("cannot remove {}", file.display()))?;
                         println!("removed {}", file.display());
                     }
                 }

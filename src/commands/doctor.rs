@@ -18,7 +18,11 @@ struct Check {
 }
 
 fn check(ok: bool, what: impl Into<String>, fix: impl Into<String>) -> Check {
-    Check { ok, what: what.into(), fix: fix.into() }
+    Check {
+        ok,
+        what: what.into(),
+        fix: fix.into(),
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -28,9 +32,14 @@ pub fn run(args: Args) -> Result<()> {
         "running as root",
         "run archbuild with sudo",
     )];
-    let kernel = nix::sys::utsname::uname()?.release().to_string_lossy().into_owned();
+    let kernel = nix::sys::utsname::uname()?
+        .release()
+        .to_string_lossy()
+        .into_owned();
     let (major, minor) = {
-        let mut parts = kernel.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
+        let mut parts = kernel
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|p| p.parse::<u32>().ok());
         (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
     };
     checks.push(check(
@@ -45,18 +54,29 @@ pub fn run(args: Args) -> Result<()> {
         format!("binfmt_misc mounted at {}", binfmt_dir.display()),
         format!("modprobe binfmt_misc && mount -t binfmt_misc binfmt_misc {} (archbuild does this itself as root)", binfmt_dir.display()),
     ));
-    let table = if mounted { binfmt::read_table().unwrap_or_default() } else { Vec::new() };
+    let table = if mounted {
+        binfmt::read_table().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let arches: Vec<&arch::Arch> = if args.arches.is_empty() {
         ARCHES.iter().filter(|a| !a.is_native_on(host)).collect()
     } else {
-        args.arches.iter().map(|n| arch::lookup(n)).collect::<Result<_>>()?
+        args.arches
+            .iter()
+            .map(|n| arch::lookup(n))
+            .collect::<Result<_>>()?
     };
     for a in arches {
         let found = crate::emulator::find(a, None);
         checks.push(check(
             found.is_ok(),
             format!("{}: static qemu-{} emulator", a.obs, a.qemu),
-            found.as_ref().err().map(|e| format!("{e:#}")).unwrap_or_default(),
+            found
+                .as_ref()
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default(),
         ));
         let verdict = binfmt::winner(&table, a).map(binfmt::usability);
         checks.push(check(
@@ -64,15 +84,25 @@ pub fn run(args: Args) -> Result<()> {
             format!(
                 "{}: binfmt entry works in containers ({})",
                 a.obs,
-                verdict.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "no entry".into())
+                verdict
+                    .as_ref()
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "no entry".into())
             ),
-            format!("archbuild binfmt register {} (done automatically by start/enter)", a.obs),
+            format!(
+                "archbuild binfmt register {} (done automatically by start/enter)",
+                a.obs
+            ),
         ));
     }
     for tool in ["mmdebstrap", "zypper", "unshare", "nsenter"] {
         let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
             .any(|d| d.join(tool).is_file());
-        checks.push(check(found, format!("{tool} installed"), format!("install the package that provides {tool}")));
+        checks.push(check(
+            found,
+            format!("{tool} installed"),
+            format!("install the package that provides {tool}"),
+        ));
     }
     let mut failed = 0;
     for c in &checks {

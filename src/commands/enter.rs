@@ -25,7 +25,10 @@ pub fn run(args: Args) -> Result<()> {
     names::validate(&args.name)?;
     super::require_root("archbuild enter")?;
     let record = state::load(&args.name)?.ok_or_else(|| {
-        usage(format!("no container called '{}': `archbuild list` shows the known ones", args.name))
+        usage(format!(
+            "no container called '{}': `archbuild list` shows the known ones",
+            args.name
+        ))
     })?;
     let identity = match (&args.user, args.root) {
         (_, true) => process::Identity::Root,

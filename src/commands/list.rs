@@ -35,7 +35,12 @@ pub fn run(args: Args) -> Result<()> {
         for pin in pins.flatten() {
             let name = pin.file_name().to_string_lossy().into_owned();
             if !rows.iter().any(|r| r.name == name) && container::is_running(&name) {
-                rows.push(Row { name, arch: "?".into(), running: true, root: "?".into() });
+                rows.push(Row {
+                    name,
+                    arch: "?".into(),
+                    running: true,
+                    root: "?".into(),
+                });
             }
         }
     }
@@ -49,7 +54,13 @@ pub fn run(args: Args) -> Result<()> {
     }
     println!("{:<20} {:<12} {:<8} ROOT", "NAME", "ARCH", "STATE");
     for r in rows {
-        println!("{:<20} {:<12} {:<8} {}", r.name, r.arch, if r.running { "running" } else { "stopped" }, r.root);
+        println!(
+            "{:<20} {:<12} {:<8} {}",
+            r.name,
+            r.arch,
+            if r.running { "running" } else { "stopped" },
+            r.root
+        );
     }
     Ok(())
 }

@@ -18,10 +18,17 @@ pub fn run(args: Args) -> Result<()> {
     names::validate(&args.name)?;
     super::require_root("archbuild remove")?;
     let record = state::load(&args.name)?.ok_or_else(|| {
-        usage(format!("no container called '{}': `archbuild list` shows the known ones", args.name))
+        usage(format!(
+            "no container called '{}': `archbuild list` shows the known ones",
+            args.name
+        ))
     })?;
     if container::is_running(&args.name) {
-        bail!("container '{}' is running: stop it first with `archbuild stop {}`", args.name, args.name);
+        bail!(
+            "container '{}' is running: stop it first with `archbuild stop {}`",
+            args.name,
+            args.name
+        );
     }
     if !args.keep_root && record.location.exists() {
         container::remove::remove_root(&record.location)?;
@@ -30,7 +37,11 @@ pub fn run(args: Args) -> Result<()> {
     println!(
         "removed container '{}'{}",
         args.name,
-        if args.keep_root { format!(" (root {} kept)", record.location.display()) } else { String::new() }
+        if args.keep_root {
+            format!(" (root {} kept)", record.location.display())
+        } else {
+            String::new()
+        }
     );
     Ok(())
 }

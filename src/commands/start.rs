@@ -35,7 +35,11 @@ pub struct Args {
 
 /// Turn the arguments into the record of the container to start (not saved yet).
 fn record_from(args: &Args) -> Result<Record> {
-    let binds = args.binds.iter().map(|b| plan::parse_bind(b)).collect::<Result<Vec<_>>>()?;
+    let binds = args
+        .binds
+        .iter()
+        .map(|b| plan::parse_bind(b))
+        .collect::<Result<Vec<_>>>()?;
     match (&args.name, &args.arch, &args.location) {
         (Some(name), None, None) => {
             names::validate(name)?;
@@ -98,7 +102,11 @@ pub fn run(args: Args) -> Result<()> {
     super::require_root("archbuild start")?;
     match container::start(&record)? {
         Started::AlreadyRunning => {
-            println!("container '{}' is already running (pin {})", record.name, container::pin_path(&record.name).display());
+            println!(
+                "container '{}' is already running (pin {})",
+                record.name,
+                container::pin_path(&record.name).display()
+            );
         }
         Started::Now => {
             state::save(&record)?;

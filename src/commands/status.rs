@@ -17,7 +17,10 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     names::validate(&args.name)?;
     let record = state::load(&args.name)?.ok_or_else(|| {
-        usage(format!("no container called '{}': `archbuild list` shows the known ones", args.name))
+        usage(format!(
+            "no container called '{}': `archbuild list` shows the known ones",
+            args.name
+        ))
     })?;
     let status = container::status(&record)?;
     if args.json {
@@ -27,13 +30,20 @@ pub fn run(args: Args) -> Result<()> {
     println!("name:      {}", status.name);
     println!("arch:      {}", status.arch);
     println!("root:      {}", status.root.display());
-    println!("state:     {}", if status.running { "running" } else { "stopped" });
+    println!(
+        "state:     {}",
+        if status.running { "running" } else { "stopped" }
+    );
     println!("pin:       {}", status.pin.display());
     if let Some(emulator) = &status.emulator_inside {
         println!("emulator:  {emulator} (read-only)");
     }
     for bind in &status.binds {
-        println!("bind:      {} -> {}", bind.source.display(), bind.target.display());
+        println!(
+            "bind:      {} -> {}",
+            bind.source.display(),
+            bind.target.display()
+        );
     }
     println!("processes: {}", status.processes.len());
     for p in &status.processes {

@@ -23,7 +23,10 @@ pub fn run(args: Args) -> Result<()> {
         Stopped::NotRunning => println!("container '{}' is not running", args.name),
         Stopped::Now { killed: 0 } => println!("stopped container '{}'", args.name),
         Stopped::Now { killed } => {
-            println!("stopped container '{}' ({killed} process(es) killed after {}s)", args.name, args.timeout)
+            println!(
+                "stopped container '{}' ({killed} process(es) killed after {}s)",
+                args.name, args.timeout
+            )
         }
     }
     Ok(())

@@ -45,9 +45,16 @@ fn clear_stale_pin(pin: &Path) -> Result<()> {
     match std::fs::symlink_metadata(pin) {
         Err(_) => Ok(()),
         Ok(meta) if meta.is_file() && meta.len() == 0 => {
-            std::fs::remove_file(pin)
-                .with_context(|| format!("cannot remove the stale pin {} left from an earlier run", pin.display()))?;
-            eprintln!("archbuild: removed stale pin {} (its namespace no longer exists)", pin.display());
+            std::fs::remove_file(pin).with_context(|| {
+                format!(
+                    "cannot remove the stale pin {} left from an earlier run",
+                    pin.display()
+                )
+            })?;
+            eprintln!(
+                "archbuild: removed stale pin {} (its namespace no longer exists)",
+                pin.display()
+            );
             Ok(())
         }
         Ok(_) => bail!(
@@ -99,7 +106,11 @@ pub fn start(record: &Record) -> Result<Started> {
 pub fn enter(record: &Record, spec: &process::RunSpec) -> Result<i32> {
     let pin = pin_path(&record.name);
     if !namespace::is_pinned(&pin) {
-        bail!("container '{}' is not running: start it with `archbuild start {}`", record.name, record.name);
+        bail!(
+            "container '{}' is not running: start it with `archbuild start {}`",
+            record.name,
+            record.name
+        );
     }
     let arch = record_arch(record)?;
     let host = arch::host()?;
@@ -117,7 +128,9 @@ pub fn enter(record: &Record, spec: &process::RunSpec) -> Result<i32> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Stopped {
     /// Stopped; how many processes had to be killed after the grace period.
-    Now { killed: usize },
+    Now {
+        killed: usize,
+    },
     NotRunning,
 }
 
@@ -163,7 +176,12 @@ pub fn status(record: &Record) -> Result<Status> {
             .map(|pid| ProcessInfo {
                 pid: pid.as_raw(),
                 command: std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .map(|b| String::from_utf8_lossy(&b).replace('\0', " ").trim().to_string())
+                    .map(|b| {
+                        String::from_utf8_lossy(&b)
+                            .replace('\0', " ")
+                            .trim()
+                            .to_string()
+                    })
                     .unwrap_or_default(),
             })
             .collect()
@@ -172,7 +190,10 @@ pub fn status(record: &Record) -> Result<Status> {
     };
     let mut binds: Vec<crate::state::Bind> = plan::SHARED_WITH_HOST
         .iter()
-        .map(|d| crate::state::Bind { source: d.into(), target: d.into() })
+        .map(|d| crate::state::Bind {
+            source: d.into(),
+            target: d.into(),
+        })
         .collect();
     binds.extend(record.binds.iter().cloned());
     Ok(Status {

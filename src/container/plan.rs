@@ -58,7 +58,9 @@ pub const SHARED_WITH_HOST: &[&str] = &["/sys", "/dev", "/home", "/var/tmp"];
 /// The plan for a root of `arch` at `root`, with the emulator at `emulator` on the host
 /// and the user's extra binds.
 pub fn plan(root: &Path, arch: &Arch, emulator: Option<&Path>, binds: &[Bind]) -> MountPlan {
-    let mut mounts = vec![Mount::Proc { target: PathBuf::from("/proc") }];
+    let mut mounts = vec![Mount::Proc {
+        target: PathBuf::from("/proc"),
+    }];
     for dir in SHARED_WITH_HOST {
         mounts.push(Mount::Bind {
             source: PathBuf::from(dir),
@@ -67,7 +69,10 @@ pub fn plan(root: &Path, arch: &Arch, emulator: Option<&Path>, binds: &[Bind]) -
             readonly: false,
         });
     }
-    mounts.push(Mount::Tmpfs { target: PathBuf::from("/tmp"), mode: 0o1777 });
+    mounts.push(Mount::Tmpfs {
+        target: PathBuf::from("/tmp"),
+        mode: 0o1777,
+    });
     for bind in binds {
         mounts.push(Mount::Bind {
             source: bind.source.clone(),
@@ -86,7 +91,10 @@ pub fn plan(root: &Path, arch: &Arch, emulator: Option<&Path>, binds: &[Bind]) -
             readonly: true,
         });
     }
-    MountPlan { root: root.to_path_buf(), mounts }
+    MountPlan {
+        root: root.to_path_buf(),
+        mounts,
+    }
 }
 
 /// Parse `SRC[:DST]` from `--bind`; DST defaults to SRC. Both must be absolute, and DST
@@ -103,11 +111,18 @@ pub fn parse_bind(text: &str) -> anyhow::Result<Bind> {
             "--bind {text}: paths must be absolute, as in --bind /srv/src:/src"
         )));
     }
-    if target.components().any(|c| c == std::path::Component::ParentDir) {
-        return Err(crate::error::usage(format!("--bind {text}: the target may not contain '..'")));
+    if target
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(crate::error::usage(format!(
+            "--bind {text}: the target may not contain '..'"
+        )));
     }
     if target == Path::new("/") {
-        return Err(crate::error::usage(format!("--bind {text}: cannot bind over the root")));
+        return Err(crate::error::usage(format!(
+            "--bind {text}: cannot bind over the root"
+        )));
     }
     Ok(Bind { source, target })
 }
@@ -120,14 +135,37 @@ mod tests {
     fn plan_has_proc_shared_dirs_tmp_binds_and_emulator_last() {
         let arch = crate::arch::lookup("aarch64").unwrap();
         let binds = vec![parse_bind("/srv/src:/src").unwrap()];
-        let plan = plan(Path::new("/roots/a"), arch, Some(Path::new("/usr/bin/qemu-aarch64-static")), &binds);
-        let targets: Vec<String> = plan.mounts.iter().map(|m| m.target().display().to_string()).collect();
+        let plan = plan(
+            Path::new("/roots/a"),
+            arch,
+            Some(Path::new("/usr/bin/qemu-aarch64-static")),
+            &binds,
+        );
+        let targets: Vec<String> = plan
+            .mounts
+            .iter()
+            .map(|m| m.target().display().to_string())
+            .collect();
         assert_eq!(
             targets,
-            ["/proc", "/sys", "/dev", "/home", "/var/tmp", "/tmp", "/src", "/qemu-aarch64"]
+            [
+                "/proc",
+                "/sys",
+                "/dev",
+                "/home",
+                "/var/tmp",
+                "/tmp",
+                "/src",
+                "/qemu-aarch64"
+            ]
         );
         match plan.mounts.last().unwrap() {
-            Mount::Bind { readonly, kind, source, .. } => {
+            Mount::Bind {
+                readonly,
+                kind,
+                source,
+                ..
+            } => {
                 assert!(*readonly);
                 assert_eq!(*kind, MountPoint::File);
                 assert_eq!(source, Path::new("/usr/bin/qemu-aarch64-static"));

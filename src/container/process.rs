@@ -73,7 +73,11 @@ fn groups_of(group_text: &str, user: &str, gid: u32) -> Vec<Gid> {
 }
 
 /// The clean environment of a login of `account` (plus what the caller adds).
-pub fn environment(account: &Account, arch: &Arch, extra: &[(String, String)]) -> Vec<(String, String)> {
+pub fn environment(
+    account: &Account,
+    arch: &Arch,
+    extra: &[(String, String)],
+) -> Vec<(String, String)> {
     let mut env = vec![
         ("HOME".to_string(), account.home.display().to_string()),
         ("USER".to_string(), account.name.clone()),
@@ -123,7 +127,11 @@ pub fn run(pin: &Path, arch: &Arch, linux32: bool, spec: &RunSpec) -> Result<i32
             }
             let err = exec_inside(pin, arch, linux32, spec).unwrap_err();
             eprintln!("archbuild: error: {}", crate::error::one_line(&err));
-            let code = if err.to_string().contains("cannot run") { 127 } else { 1 };
+            let code = if err.to_string().contains("cannot run") {
+                127
+            } else {
+                1
+            };
             unsafe { libc::_exit(code) };
         }
         Ok(ForkResult::Parent { child }) => namespace::wait_status(child),
@@ -137,29 +145,48 @@ pub fn run(pin: &Path, arch: &Arch, linux32: bool, spec: &RunSpec) -> Result<i32
 }
 
 /// The child's half: never returns on success.
-fn exec_inside(pin: &Path, arch: &Arch, linux32: bool, spec: &RunSpec) -> Result<std::convert::Infallible> {
+fn exec_inside(
+    pin: &Path,
+    arch: &Arch,
+    linux32: bool,
+    spec: &RunSpec,
+) -> Result<std::convert::Infallible> {
     namespace::join(pin)?;
     if linux32 {
         // PER_LINUX32: `uname -m` says i686/armv7l instead of the 64-bit host arch.
         if unsafe { libc::personality(0x0008) } == -1 {
-            return Err(anyhow!("cannot set the linux32 personality: {}", std::io::Error::last_os_error()));
+            return Err(anyhow!(
+                "cannot set the linux32 personality: {}",
+                std::io::Error::last_os_error()
+            ));
         }
     }
-    let passwd = std::fs::read_to_string("/etc/passwd").context("cannot read /etc/passwd inside the container")?;
+    let passwd = std::fs::read_to_string("/etc/passwd")
+        .context("cannot read /etc/passwd inside the container")?;
     let user = spec.identity.user_name();
-    let mut account = root::find_account(&passwd, &user)
-        .ok_or_else(|| anyhow!("user '{user}' does not exist inside the container: pass --root or --user NAME"))?;
+    let mut account = root::find_account(&passwd, &user).ok_or_else(|| {
+        anyhow!("user '{user}' does not exist inside the container: pass --root or --user NAME")
+    })?;
     if !Path::new(&account.shell).exists() {
         account.shell = PathBuf::from("/bin/sh");
     }
-    let groups = groups_of(&std::fs::read_to_string("/etc/group").unwrap_or_default(), &account.name, account.gid);
+    let groups = groups_of(
+        &std::fs::read_to_string("/etc/group").unwrap_or_default(),
+        &account.name,
+        account.gid,
+    );
 
-    let cwd = [spec.cwd.clone(), Some(account.home.clone()), Some(PathBuf::from("/"))]
-        .into_iter()
-        .flatten()
-        .find(|d| d.is_dir())
-        .unwrap_or_else(|| PathBuf::from("/"));
-    std::env::set_current_dir(&cwd).with_context(|| format!("cannot change to {}", cwd.display()))?;
+    let cwd = [
+        spec.cwd.clone(),
+        Some(account.home.clone()),
+        Some(PathBuf::from("/")),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|d| d.is_dir())
+    .unwrap_or_else(|| PathBuf::from("/"));
+    std::env::set_current_dir(&cwd)
+        .with_context(|| format!("cannot change to {}", cwd.display()))?;
 
     setgroups(&groups).context("setgroups")?;
     setgid(Gid::from_raw(account.gid)).context("setgid")?;
@@ -170,13 +197,25 @@ fn exec_inside(pin: &Path, arch: &Arch, linux32: bool, spec: &RunSpec) -> Result
         .map(|(k, v)| cstring(&format!("{k}={v}")))
         .collect::<Result<_>>()?;
     let (program, argv): (PathBuf, Vec<CString>) = if spec.command.is_empty() {
-        let name = account.shell.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = account
+            .shell
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         (account.shell.clone(), vec![cstring(&format!("-{name}"))?])
     } else {
-        (find_program(&spec.command[0], account.uid == 0), spec.command.iter().map(|a| cstring(a)).collect::<Result<_>>()?)
+        (
+            find_program(&spec.command[0], account.uid == 0),
+            spec.command
+                .iter()
+                .map(|a| cstring(a))
+                .collect::<Result<_>>()?,
+        )
     };
     let program_c = cstring(&program.to_string_lossy())?;
-    execve(&program_c, &argv, &env).map_err(|e| anyhow!("cannot run {} inside the container: {e}", program.display()))
+    execve(&program_c, &argv, &env)
+        .map_err(|e| anyhow!("cannot run {} inside the container: {e}", program.display()))
 }
 
 /// Look `name` up on the container's PATH (as the clean environment sets it).
@@ -202,7 +241,10 @@ mod tests {
     #[test]
     fn supplementary_groups_from_group_file() {
         let text = "root:x:0:\nwheel:x:10:pkger,other\nusers:x:100:\nkvm:x:36:pkger\n";
-        let gids: Vec<u32> = groups_of(text, "pkger", 100).iter().map(|g| g.as_raw()).collect();
+        let gids: Vec<u32> = groups_of(text, "pkger", 100)
+            .iter()
+            .map(|g| g.as_raw())
+            .collect();
         assert_eq!(gids, vec![100, 10, 36]);
     }
 
@@ -218,7 +260,11 @@ mod tests {
         };
         let armv6 = crate::arch::lookup("armv6l").unwrap();
         let env = environment(&account, armv6, &[("HOME".into(), "/x".into())]);
-        let get = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            env.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(get("USER"), Some("pkger"));
         assert_eq!(get("HOME"), Some("/x"));
         assert_eq!(get("QEMU_CPU"), Some("arm1176"));

@@ -15,10 +15,17 @@ fn mount_id(path: &Path) -> Result<u64> {
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
     let mut stx: libc::statx = unsafe { std::mem::zeroed() };
     let rc = unsafe {
-        libc::statx(libc::AT_FDCWD, c.as_ptr(), libc::AT_SYMLINK_NOFOLLOW, libc::STATX_MNT_ID, &mut stx)
+        libc::statx(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+            libc::STATX_MNT_ID,
+            &mut stx,
+        )
     };
     if rc != 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("cannot stat {}", path.display()));
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("cannot stat {}", path.display()));
     }
     Ok(stx.stx_mnt_id)
 }
@@ -46,7 +53,10 @@ fn check_one_mount(dir: &Path, root_mount: u64) -> Result<()> {
         let path = entry.path();
         if entry.file_type()?.is_dir() {
             if mount_id(&path)? != root_mount {
-                bail!("refusing to remove: {} is another mount inside the root; unmount it first", path.display());
+                bail!(
+                    "refusing to remove: {} is another mount inside the root; unmount it first",
+                    path.display()
+                );
             }
             check_one_mount(&path, root_mount)?;
         }
@@ -75,7 +85,9 @@ fn delete_tree(dir: &Path, root_mount: u64) -> Result<()> {
 
 /// Delete `root` and everything in it, if nothing is mounted under it.
 pub fn remove_root(root: &Path) -> Result<()> {
-    let root = root.canonicalize().with_context(|| format!("cannot find {}", root.display()))?;
+    let root = root
+        .canonicalize()
+        .with_context(|| format!("cannot find {}", root.display()))?;
     if root == Path::new("/") {
         bail!("refusing to remove /");
     }

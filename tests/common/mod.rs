@@ -126,7 +126,14 @@ pub fn mount_table() -> Vec<String> {
             let f: Vec<&str> = l.split(' ').collect();
             // mount point, root, options, fs type, source
             let sep = f.iter().position(|x| *x == "-").unwrap_or(f.len() - 1);
-            format!("{} {} {} {} {}", f[4], f[3], f[5], f[sep + 1], f.get(sep + 2).unwrap_or(&""))
+            format!(
+                "{} {} {} {} {}",
+                f[4],
+                f[3],
+                f[5],
+                f[sep + 1],
+                f.get(sep + 2).unwrap_or(&"")
+            )
         })
         .collect()
 }
