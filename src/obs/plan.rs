@@ -10,7 +10,8 @@
 //! - packages: the prjconf's `Preinstall` (what rpm/dpkg need to run) and `Required`
 //!   (always in a build root) lists; `Support` (checkers and helpers for package builds)
 //!   is left out of a minimal root. `-name` entries are exclusions, not packages;
-//! - emulator: `qemu-<target>` unless the host runs the arch natively.
+//! - emulator: the qemu-user emulator found on this host (`qemu-<target>` when none is),
+//!   none when the host runs the arch natively.
 
 use anyhow::{anyhow, Result};
 
@@ -235,9 +236,13 @@ pub fn explain(
         }
     }
 
-    let emulator = host_arch()
-        .filter(|host| arch.is_native_on(host))
-        .map_or_else(|| Some(arch.emulator_name()), |_| None);
+    // the emulator bootstrap would use: the one found on this host, else its name
+    let native = arch::host().is_ok_and(|host| arch.is_native_on(host));
+    let emulator = (!native).then(|| {
+        crate::emulator::probe(arch)
+            .map(|(p, _)| p.display().to_string())
+            .unwrap_or_else(|| arch.emulator_name())
+    });
 
     let plan = Plan {
         arch: arch.obs.to_string(),
@@ -259,10 +264,6 @@ pub fn explain(
         support: conf.support.clone(),
         runscripts: conf.runscripts.clone(),
     })
-}
-
-fn host_arch() -> Option<&'static arch::Arch> {
-    arch::lookup(std::env::consts::ARCH).ok()
 }
 
 fn push_unique(list: &mut Vec<Repository>, r: Repository) {
