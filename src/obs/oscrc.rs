@@ -344,7 +344,6 @@ pub fn resolve(
         .or(general_apiurl)
         .unwrap_or_else(|| DEFAULT_APIURL.to_string());
     let apiurl = resolve_alias(oscrc, &chosen);
-    let is_default = apiurl_arg.is_none() && store_apiurl.is_none();
     let oscrc_path = oscrc.map(|o| o.path.clone());
     let section = oscrc.and_then(|o| o.host(&apiurl));
     let where_ = match &oscrc_path {
@@ -356,30 +355,26 @@ pub fn resolve(
         None => "the oscrc".to_string(),
     };
 
-    // user: OSC_HOST_<ALIAS>_USERNAME > section user; OSC_USERNAME for the default apiurl
-    let mut user = section
-        .and_then(|s| env_alias_var(env, s, "USERNAME"))
+    // As osc: OSC_USERNAME/OSC_PASSWORD/OSC_CREDENTIALS_MGR_CLASS apply to the API URL
+    // in use (however it was chosen) and win over OSC_HOST_<ALIAS>_*, which win over the
+    // section's own values.
+    let user = env
+        .var("OSC_USERNAME")
+        .filter(|v| !v.is_empty())
+        .or_else(|| section.and_then(|s| env_alias_var(env, s, "USERNAME")))
         .or_else(|| section.and_then(|s| s.get("user")).map(str::to_string));
-    let env_user = env.var("OSC_USERNAME").filter(|v| !v.is_empty());
-    if is_default || section.is_none() {
-        if let Some(u) = env_user {
-            user = Some(u);
-        }
-    }
 
     // password: env first (it makes any credentials manager irrelevant)
-    let env_password = section
-        .and_then(|s| env_alias_var(env, s, "PASSWORD"))
-        .or_else(|| {
-            env.var("OSC_PASSWORD")
-                .filter(|_| is_default || section.is_none())
-        });
+    let env_password = env
+        .var("OSC_PASSWORD")
+        .filter(|v| !v.is_empty())
+        .or_else(|| section.and_then(|s| env_alias_var(env, s, "PASSWORD")));
     let password = match env_password {
         Some(p) => Some(p),
         None => {
             let class = env
                 .var("OSC_CREDENTIALS_MGR_CLASS")
-                .filter(|_| is_default)
+                .filter(|v| !v.is_empty())
                 .or_else(|| {
                     section
                         .and_then(|s| s.get("credentials_mgr_class"))
@@ -560,6 +555,20 @@ mod tests {
         let c = resolve(Some(&rc(RC)), Some("ibs-like"), None, &e).unwrap();
         assert_eq!(c.user.as_deref(), Some("dave"));
         assert_eq!(c.password.as_deref(), Some("pw3"));
+        // OSC_USERNAME/OSC_PASSWORD are for the API URL in use, also one chosen with -A
+        let mut e2 = e.clone();
+        e2.insert("OSC_USERNAME".into(), "erin".into());
+        e2.insert("OSC_PASSWORD".into(), "pw4".into());
+        let c = resolve(Some(&rc(RC)), Some("obs"), None, &e2).unwrap();
+        assert_eq!(c.user.as_deref(), Some("erin"));
+        assert_eq!(c.password.as_deref(), Some("pw4"));
+        // OSC_CREDENTIALS_MGR_CLASS switches the manager
+        let mut e3 = BTreeMap::new();
+        e3.insert(
+            "OSC_CREDENTIALS_MGR_CLASS".to_string(),
+            "osc.credentials.TransientCredentialsManager".to_string(),
+        );
+        assert!(resolve(Some(&rc(RC)), None, None, &e3).is_err());
     }
 
     #[test]
