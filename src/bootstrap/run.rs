@@ -415,6 +415,46 @@ fn apply(action: &Action, log: &mut Log, progress: &Report, backend: &dyn Backen
     }
 }
 
+/// Hold the package cache of this backend and arch for this bootstrap alone: apt locks
+/// its archive directory, and two bootstraps sharing it would fail. Waits for another
+/// bootstrap to finish (interruptibly).
+fn lock_cache(cache: &Path, progress: &Report) -> Result<nix::fcntl::Flock<File>> {
+    use nix::fcntl::{Flock, FlockArg};
+    let path = cache.with_extension("lock");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut told = false;
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(lock),
+            Err((f, nix::errno::Errno::EWOULDBLOCK)) => {
+                file = f;
+                if !told {
+                    progress.phase(&format!(
+                        "waiting for another bootstrap that uses {}",
+                        cache.display()
+                    ));
+                    told = true;
+                }
+                if let Some(sig) = pending_signal() {
+                    return Err(Interrupted(sig).into());
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err((_, e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+    }
+}
+
 /// Plans are the same root when they install the same things from the same places.
 fn same_content(a: &Plan, b: &Plan) -> bool {
     a.arch == b.arch && a.backend == b.backend && a.repositories == b.repositories && {
@@ -578,6 +618,7 @@ pub fn execute_reporting(req: &Request, backend: &dyn Backend, json: bool) -> Re
             let ctx = Context {
                 package_cache: pristine::package_cache(backend.tool(), arch.deb),
             };
+            let _cache_lock = lock_cache(&ctx.package_cache, &progress)?;
             for action in backend.actions(&req.plan, root, &ctx)? {
                 apply(&action, &mut log, &progress, backend)?;
                 if let Some(sig) = pending_signal() {
