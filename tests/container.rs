@@ -819,3 +819,36 @@ fn stop_ends_processes_inside_after_the_grace_period() {
     );
     assert!(!env.path().join("pins/busy").exists());
 }
+
+#[test]
+fn doctor_checks_each_precondition() {
+    if !common::prerequisite(common::is_root(), "doctor's root check passes only as root")
+        || !have_tools()
+    {
+        return;
+    }
+    let out = Command::new(common::archbuild_bin())
+        .args(["doctor", "aarch64"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ok    running as root"), "{text}");
+    assert!(
+        text.contains("ok    aarch64: static qemu-aarch64 emulator"),
+        "{text}"
+    );
+    // A FAIL line always names its fix, and makes doctor exit 1.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(common::archbuild_bin())
+        .args(["doctor", "aarch64"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL  running as root -> fix: run archbuild with sudo"),
+        "{text}"
+    );
+}

@@ -13,6 +13,8 @@ pub struct Args {
 
 struct Check {
     ok: bool,
+    /// A failed check that archbuild repairs by itself when it needs to.
+    self_healing: bool,
     what: String,
     fix: String,
 }
@@ -20,6 +22,7 @@ struct Check {
 fn check(ok: bool, what: impl Into<String>, fix: impl Into<String>) -> Check {
     Check {
         ok,
+        self_healing: false,
         what: what.into(),
         fix: fix.into(),
     }
@@ -79,21 +82,23 @@ pub fn run(args: Args) -> Result<()> {
                 .unwrap_or_default(),
         ));
         let verdict = binfmt::winner(&table, a).map(binfmt::usability);
-        checks.push(check(
-            verdict == Some(binfmt::Usability::Works),
-            format!(
-                "{}: binfmt entry works in containers ({})",
-                a.obs,
-                verdict
-                    .as_ref()
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "no entry".into())
-            ),
-            format!(
-                "archbuild binfmt register {} (done automatically by start/enter)",
-                a.obs
-            ),
-        ));
+        checks.push(Check {
+            self_healing: true,
+            ..check(
+                verdict == Some(binfmt::Usability::Works),
+                match &verdict {
+                    Some(binfmt::Usability::Works) => {
+                        format!("{}: binfmt entry works in containers", a.obs)
+                    }
+                    Some(why) => format!("{}: binfmt entry {why}", a.obs),
+                    None => format!("{}: no binfmt entry", a.obs),
+                },
+                format!(
+                    "`archbuild binfmt install {}` (start and enter register one themselves)",
+                    a.obs
+                ),
+            )
+        });
     }
     for tool in ["mmdebstrap", "zypper", "unshare", "nsenter"] {
         let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
@@ -108,6 +113,8 @@ pub fn run(args: Args) -> Result<()> {
     for c in &checks {
         if c.ok {
             println!("ok    {}", c.what);
+        } else if c.self_healing {
+            println!("note  {} -> {}", c.what, c.fix);
         } else {
             failed += 1;
             println!("FAIL  {} -> fix: {}", c.what, c.fix);
