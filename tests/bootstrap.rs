@@ -652,6 +652,45 @@ fn debian_riscv64_from_trixie_with_mmdebstrap() {
     debian_root("riscv64", "debian-13", "riscv64", "riscv64");
 }
 
+/// The fallback where mmdebstrap is missing: debootstrap --foreign, then its second
+/// stage run inside the root under emulation.
+#[test]
+fn debian_arm64_with_debootstrap_fallback() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    isolated!();
+    if !common::prerequisite(
+        common::tool("debootstrap").is_some(),
+        "debootstrap is not installed",
+    ) {
+        return;
+    }
+    let env = Env::new();
+    let root = env.root("aarch64");
+    let out = env
+        .cmd(&["bootstrap", "aarch64", "--dist", "debian-12"])
+        .env("ARCHBUILD_DEBIAN_TOOL", "debootstrap")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bootstrapped with debootstrap"));
+    assert!(
+        !root.join("debootstrap").exists(),
+        "the second stage ran to its end"
+    );
+    let sources = std::fs::read_to_string(root.join("etc/apt/sources.list")).unwrap();
+    assert_eq!(
+        sources.trim(),
+        "deb http://deb.debian.org/debian bookworm main"
+    );
+    let got = env.shell("aarch64", &root, "uname -m; dpkg --print-architecture");
+    assert_eq!(got.lines().collect::<Vec<_>>(), ["aarch64", "arm64"]);
+    assert!(mounts_under(&root).is_empty());
+}
+
 #[test]
 fn interrupted_mmdebstrap_leaves_no_mounts_and_no_container() {
     let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());

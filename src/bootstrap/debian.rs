@@ -28,9 +28,19 @@ pub enum Tool {
     Debootstrap,
 }
 
+/// debootstrap's per-package lines (`I: Extracting bash`) become counts.
+const PER_PACKAGE: [(&str, &str); 5] = [
+    ("Retrieving", "packages downloaded"),
+    ("Validating", "packages validated"),
+    ("Extracting", "packages extracted"),
+    ("Unpacking", "packages unpacked"),
+    ("Configuring", "packages configured"),
+];
+
 pub struct Debian {
     pub tool: Tool,
     packages_set_up: Cell<u64>,
+    per_package: [Cell<u64>; 5],
 }
 
 impl Debian {
@@ -38,6 +48,7 @@ impl Debian {
         Debian {
             tool,
             packages_set_up: Cell::new(0),
+            per_package: Default::default(),
         }
     }
 
@@ -229,10 +240,22 @@ impl Backend for Debian {
             });
         }
         let info = t.strip_prefix("I: ")?;
-        if info.starts_with("running --")
-            || info.starts_with("Retrieving ") && !info.contains("Packages")
-        {
+        if info.starts_with("running --") {
             return None;
+        }
+        let mut words = info.split_whitespace();
+        let verb = words.next().unwrap_or("");
+        let object = words.next().unwrap_or("");
+        if let Some(i) = PER_PACKAGE.iter().position(|(v, _)| *v == verb) {
+            if !matches!(object, "Packages" | "Release" | "InRelease" | "") {
+                let n = self.per_package[i].get() + 1;
+                self.per_package[i].set(n);
+                return Some(Event::Count {
+                    what: PER_PACKAGE[i].1,
+                    done: n,
+                    total: None,
+                });
+            }
         }
         Some(Event::Phase(
             info.trim_end_matches("...").trim().to_string(),
@@ -328,5 +351,18 @@ mod tests {
             })
         );
         assert_eq!(d.event("Get:1 http://x"), None);
+        let d = Debian::new(Tool::Debootstrap);
+        assert_eq!(
+            d.event("I: Extracting bash..."),
+            Some(Event::Count {
+                what: "packages extracted",
+                done: 1,
+                total: None
+            })
+        );
+        assert_eq!(
+            d.event("I: Retrieving Packages"),
+            Some(Event::Phase("Retrieving Packages".into()))
+        );
     }
 }
