@@ -607,7 +607,16 @@ pub fn execute_reporting(req: &Request, backend: &dyn Backend, json: bool) -> Re
 
     let result = (|| -> Result<()> {
         if let Some(tar) = &pristine_copy {
-            progress.phase(&format!("unpacking the pristine copy {}", tar.display()));
+            let age = std::fs::metadata(tar)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .map(|d| d.as_secs() / 86400)
+                .unwrap_or(0);
+            progress.phase(&format!(
+                "unpacking the pristine copy {} ({age} day(s) old; --no-cache makes a fresh root)",
+                tar.display()
+            ));
             let cmd = pristine::restore(tar, root);
             let argv: Vec<String> = std::iter::once(cmd.get_program())
                 .chain(cmd.get_args())
