@@ -41,8 +41,10 @@ pub fn run(args: Args) -> Result<()> {
         cwd: std::env::current_dir().ok(),
         env: Vec::new(),
     };
-    match container::enter(&record, &spec)? {
-        0 => Ok(()),
-        code => Err(ExitStatus(code).into()),
+    let err = container::enter_exec(&record, &spec).unwrap_err();
+    if err.downcast_ref::<process::ExecFailed>().is_some() {
+        eprintln!("archbuild: error: {}", crate::error::one_line(&err));
+        return Err(ExitStatus(127).into());
     }
+    Err(err)
 }

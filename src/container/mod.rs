@@ -102,8 +102,13 @@ pub fn start(record: &Record) -> Result<Started> {
     Ok(Started::Now)
 }
 
-/// Run a command (or a login shell) in the running container `record`.
-pub fn enter(record: &Record, spec: &process::RunSpec) -> Result<i32> {
+/// Checks before running anything in `record`: running, binfmt entry still in force
+/// (systemd-binfmt may have flushed it since start), the user's account inside.
+/// Returns the pin, the arch and whether linux32 is needed.
+fn prepare_enter(
+    record: &Record,
+    spec: &process::RunSpec,
+) -> Result<(PathBuf, &'static Arch, bool)> {
     let pin = pin_path(&record.name);
     if !namespace::is_pinned(&pin) {
         bail!(
@@ -114,14 +119,27 @@ pub fn enter(record: &Record, spec: &process::RunSpec) -> Result<i32> {
     }
     let arch = record_arch(record)?;
     let host = arch::host()?;
-    // systemd-binfmt may have flushed the table since start.
     crate::binfmt::ensure(arch, record.emulator.as_deref())?;
     let user = spec.identity.user_name();
     if user != "root" {
         root::add_host_account(&record.location, &user)
             .with_context(|| format!("cannot give user '{user}' an account in the container"))?;
     }
-    process::run(&pin, arch, arch.needs_linux32_on(host), spec)
+    Ok((pin, arch, arch.needs_linux32_on(host)))
+}
+
+/// Run a command (or a login shell) in the running container `record` and wait for it;
+/// returns its exit status.
+pub fn enter(record: &Record, spec: &process::RunSpec) -> Result<i32> {
+    let (pin, arch, linux32) = prepare_enter(record, spec)?;
+    process::run(&pin, arch, linux32, spec)
+}
+
+/// Replace this process with the command inside `record` (as `nsenter` does): its exit
+/// status and signals are the command's own. The process must be single-threaded.
+pub fn enter_exec(record: &Record, spec: &process::RunSpec) -> Result<std::convert::Infallible> {
+    let (pin, arch, linux32) = prepare_enter(record, spec)?;
+    process::exec(&pin, arch, linux32, spec)
 }
 
 /// What `stop` did.

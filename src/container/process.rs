@@ -125,9 +125,9 @@ pub fn run(pin: &Path, arch: &Arch, linux32: bool, spec: &RunSpec) -> Result<i32
                 let _ = signal(Signal::SIGINT, SigHandler::SigDfl);
                 let _ = signal(Signal::SIGQUIT, SigHandler::SigDfl);
             }
-            let err = exec_inside(pin, arch, linux32, spec).unwrap_err();
+            let err = exec(pin, arch, linux32, spec).unwrap_err();
             eprintln!("archbuild: error: {}", crate::error::one_line(&err));
-            let code = if err.to_string().contains("cannot run") {
+            let code = if err.downcast_ref::<ExecFailed>().is_some() {
                 127
             } else {
                 1
@@ -144,8 +144,21 @@ pub fn run(pin: &Path, arch: &Arch, linux32: bool, spec: &RunSpec) -> Result<i32
     result
 }
 
-/// The child's half: never returns on success.
-fn exec_inside(
+/// The command could not be started inside the container (shell convention: 127).
+#[derive(Debug)]
+pub struct ExecFailed(pub String);
+
+impl std::fmt::Display for ExecFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ExecFailed {}
+
+/// Become `spec` inside the container pinned at `pin`: join, switch user, exec. Never
+/// returns on success. The calling process must be single-threaded.
+pub fn exec(
     pin: &Path,
     arch: &Arch,
     linux32: bool,
@@ -214,8 +227,12 @@ fn exec_inside(
         )
     };
     let program_c = cstring(&program.to_string_lossy())?;
-    execve(&program_c, &argv, &env)
-        .map_err(|e| anyhow!("cannot run {} inside the container: {e}", program.display()))
+    let errno = execve(&program_c, &argv, &env).unwrap_err();
+    Err(ExecFailed(format!(
+        "cannot run {} inside the container: {errno}",
+        program.display()
+    ))
+    .into())
 }
 
 /// Look `name` up on the container's PATH (as the clean environment sets it).
