@@ -7,8 +7,9 @@
 //! through a binfmt entry with the F flag; the package comes out for arm64, readable on
 //! the host under /var/tmp, and what lands in the user's --keep-pkgs directory is theirs.
 //!
-//! Heavy (a bootstrap, ~150 packages installed under qemu): it runs only when
-//! ARCHBUILD_E2E=1 (or under CI=true), and skips with the reason otherwise.
+//! Heavy (a bootstrap and ~150 packages installed under qemu: about 20 minutes on two
+//! cores): it runs with ARCHBUILD_E2E=1, or under CI=true unless ARCHBUILD_E2E=0, and
+//! skips with the reason otherwise.
 
 mod common;
 
@@ -157,8 +158,14 @@ impl Drop for Server {
 }
 
 fn prerequisites() -> bool {
-    if !(common::in_ci() || std::env::var("ARCHBUILD_E2E").is_ok_and(|v| v == "1")) {
-        eprintln!("SKIPPED: the end-to-end build runs with ARCHBUILD_E2E=1 or CI=true");
+    // ARCHBUILD_E2E=1 runs it, ARCHBUILD_E2E=0 skips it; unset, it runs under CI=true only
+    let wanted = match std::env::var("ARCHBUILD_E2E").as_deref() {
+        Ok("1") => true,
+        Ok("0") => false,
+        _ => common::in_ci(),
+    };
+    if !wanted {
+        eprintln!("SKIPPED: the end-to-end build runs with ARCHBUILD_E2E=1 (or CI=true unless ARCHBUILD_E2E=0)");
         return false;
     }
     let perl_lwp = Command::new("perl")
@@ -294,10 +301,8 @@ fn osc_build_of_a_c_package_for_debian_12_arm64() {
         .flatten()
         .map(|e| e.path())
         .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("archbuild-hello_")
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("archbuild-hello_") && name.ends_with(".deb")
         })
         .unwrap_or_else(|| panic!("no archbuild-hello .deb in {debs}"));
     assert!(
@@ -356,7 +361,7 @@ fn osc_build_of_a_c_package_for_debian_12_arm64() {
         .find(|a| a["obs"] == "aarch64")
         .unwrap();
     assert_eq!(aarch64["binfmt_flag_f"], true, "{aarch64}");
-    assert_eq!(aarch64["binfmt_usable"], true, "{aarch64}");
+    assert_eq!(aarch64["binfmt_usable"], "works in containers", "{aarch64}");
 
     let out = archbuild(&["stop", "aarch64"], env.path())
         .output()
