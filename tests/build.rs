@@ -511,6 +511,43 @@ fn build_in_an_aarch64_container() {
         "aarch64",
         "container still usable"
     );
+    // 3b. SIGINT to archbuild alone, as sudo relays Ctrl-C from its own pty: archbuild
+    //     passes it on to the build inside
+    std::fs::write("/var/tmp/osc-exit", "wait").unwrap();
+    let _ = std::fs::remove_file("/var/tmp/osc-waiting");
+    let _ = std::fs::remove_file("/var/tmp/osc-interrupted");
+    let mut child = archbuild(&["build", "Debian_12", "aarch64"])
+        .spawn()
+        .unwrap();
+    let mut waited = 0;
+    while !Path::new("/var/tmp/osc-waiting").exists() {
+        assert!(waited < 600, "the stand-in osc did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let mut waited = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if waited == 300 {
+            let _ = child.kill();
+            panic!("SIGINT to archbuild alone did not reach the build inside");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    };
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(
+        std::fs::read_to_string("/var/tmp/osc-interrupted").unwrap(),
+        "interrupted\n"
+    );
+    std::fs::remove_file("/var/tmp/osc-exit").unwrap();
     let out = archbuild(&["build", "Debian_12", "aarch64"])
         .output()
         .unwrap();

@@ -3,9 +3,9 @@
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::{anyhow, Context, Result};
-use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::unistd::{execve, fork, setgid, setgroups, setuid, ForkResult, Gid, Uid};
 
 use crate::arch::Arch;
@@ -112,18 +112,63 @@ fn cstring(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| anyhow!("argument contains a NUL byte: {s:?}"))
 }
 
-/// Run `spec` in the container pinned at `pin`; returns the command's exit status.
+/// The command archbuild waits for, for the signal handler.
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+/// Signals archbuild passes on to the command it waits for.
+const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// Pass a signal on to the command inside, unless the terminal sent it: a terminal's
+/// Ctrl-C (`SI_KERNEL`) already reached the whole foreground process group, command
+/// included, while one sent with kill(2) (`SI_USER`, as sudo relays Ctrl-C from its own
+/// pty) reached archbuild only.
+extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    let from_terminal = !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL;
+    let child = CHILD.load(Ordering::SeqCst);
+    if !from_terminal && child > 0 {
+        unsafe { libc::kill(child, sig) };
+    }
+}
+
+fn set_handler(
+    sig: libc::c_int,
+    handler: libc::sighandler_t,
+    flags: libc::c_int,
+) -> libc::sigaction {
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = handler;
+        action.sa_flags = flags;
+        libc::sigemptyset(&mut action.sa_mask);
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, &action, &mut old);
+        old
+    }
+}
+
+/// Run `spec` in the container pinned at `pin` and wait for it; returns its exit status.
+/// Signals meant for archbuild are passed on to the command (see `forward`).
 pub fn run(pin: &Path, arch: &Arch, linux32: bool, spec: &RunSpec) -> Result<i32> {
-    // The terminal's Ctrl-C goes to the command inside; archbuild just waits for it.
-    let old_int = unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) }?;
-    let old_quit = unsafe { signal(Signal::SIGQUIT, SigHandler::SigIgn) }?;
+    let handler = forward as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
+    let old: Vec<(libc::c_int, libc::sigaction)> = FORWARDED
+        .iter()
+        .map(|&sig| {
+            (
+                sig,
+                set_handler(
+                    sig,
+                    handler as libc::sighandler_t,
+                    libc::SA_SIGINFO | libc::SA_RESTART,
+                ),
+            )
+        })
+        .collect();
     // SAFETY: single-threaded; the child execs or _exits.
     let forked = unsafe { fork() };
     let result = match forked {
         Ok(ForkResult::Child) => {
-            unsafe {
-                let _ = signal(Signal::SIGINT, SigHandler::SigDfl);
-                let _ = signal(Signal::SIGQUIT, SigHandler::SigDfl);
+            for sig in FORWARDED {
+                set_handler(sig, libc::SIG_DFL, 0);
             }
             let err = exec(pin, arch, linux32, spec).unwrap_err();
             eprintln!("archbuild: error: {}", crate::error::one_line(&err));
@@ -134,12 +179,16 @@ pub fn run(pin: &Path, arch: &Arch, linux32: bool, spec: &RunSpec) -> Result<i32
             };
             unsafe { libc::_exit(code) };
         }
-        Ok(ForkResult::Parent { child }) => namespace::wait_status(child),
+        Ok(ForkResult::Parent { child }) => {
+            CHILD.store(child.as_raw(), Ordering::SeqCst);
+            let status = namespace::wait_status(child);
+            CHILD.store(0, Ordering::SeqCst);
+            status
+        }
         Err(e) => Err(e.into()),
     };
-    unsafe {
-        let _ = signal(Signal::SIGINT, old_int);
-        let _ = signal(Signal::SIGQUIT, old_quit);
+    for (sig, action) in old {
+        unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) };
     }
     result
 }
