@@ -2,18 +2,18 @@
 //! architectures with qemu-user, binfmt_misc and mount namespaces.
 
 pub mod arch;
+pub mod binfmt;
 pub mod bootstrap;
 pub mod build;
-pub mod binfmt;
+pub mod cli;
+pub mod commands;
+pub mod container;
 pub mod elf;
 pub mod emulator;
 pub mod error;
+pub mod mountinfo;
 pub mod names;
 pub mod obs;
 pub mod paths;
 pub mod progress;
 pub mod state;
-pub mod cli;
-pub mod commands;
-pub mod container;
-pub mod mountinfo;

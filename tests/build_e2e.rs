@@ -247,8 +247,6 @@ fn osc_build_of_a_c_package_for_debian_12_arm64() {
 
     // 3. the container: Debian 12 for aarch64 with osc and obs-build
     let root = env.path().join("root");
-    let tools =
-        archbuild::build::run::build_tools(archbuild::bootstrap::plan::Backend::Debian).join(",");
     let out = archbuild(
         &[
             "bootstrap",
@@ -256,8 +254,6 @@ fn osc_build_of_a_c_package_for_debian_12_arm64() {
             "--dist",
             "debian-12",
             "--with-osc",
-            "--packages",
-            &tools,
             "--location",
             root.to_str().unwrap(),
         ],

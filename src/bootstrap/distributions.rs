@@ -204,10 +204,22 @@ pub fn repositories(dist: &Distribution, arch: &Arch) -> Result<Vec<Repository>>
 }
 
 /// What makes the root usable for `osc build`, per backend: osc, obs-build and sudo.
+///
+/// Debian's obs-build needs more than it declares to make a build root: it unpacks .deb
+/// files with `ar` (binutils) and `unxz` (xz-utils), reads changelogs with Date::Parse
+/// (libtimedate-perl), and cpio unpacks sources.
 pub fn osc_packages(backend: Backend) -> &'static [&'static str] {
     match backend {
         Backend::Zypper => &["osc", "build", "sudo"],
-        Backend::Debian => &["osc", "obs-build", "sudo"],
+        Backend::Debian => &[
+            "osc",
+            "obs-build",
+            "sudo",
+            "binutils",
+            "xz-utils",
+            "libtimedate-perl",
+            "cpio",
+        ],
     }
 }
 

@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::arch::{self, Arch};
 use crate::bootstrap::distributions;
-use crate::bootstrap::plan::{Backend, Plan};
+use crate::bootstrap::plan::Plan;
 use crate::build::{checkout, command, oscrc, ownership, reach};
 use crate::container::{self, plan, process, root};
 use crate::error::usage;
@@ -95,16 +95,6 @@ fn known_container(name: &str, arch: &'static Arch) -> Result<Option<Record>> {
     Ok(Some(record))
 }
 
-/// What obs-build needs beyond its declared dependencies to make a build root: Debian's
-/// obs-build unpacks .deb files with `ar` (binutils) and `unxz` (xz-utils), and reads
-/// changelogs with Date::Parse (libtimedate-perl); cpio unpacks sources.
-pub fn build_tools(backend: Backend) -> &'static [&'static str] {
-    match backend {
-        Backend::Debian => &["binutils", "xz-utils", "libtimedate-perl", "cpio"],
-        Backend::Zypper => &[],
-    }
-}
-
 /// The bootstrap plan of a new container for `project`/`repository`: the root the
 /// project's OBS metadata describes, plus osc and obs-build.
 fn bootstrap_plan(
@@ -120,10 +110,7 @@ fn bootstrap_plan(
                 arch.obs
             )
         })?;
-    for p in distributions::osc_packages(plan.backend)
-        .iter()
-        .chain(build_tools(plan.backend))
-    {
+    for p in distributions::osc_packages(plan.backend) {
         if !plan.packages.iter().any(|q| q == p) {
             plan.packages.push(p.to_string());
         }

@@ -151,10 +151,8 @@ pub fn plan(args: &Args) -> Result<Plan> {
 /// The plan of an OBS project's repository (`--obs PRJ/REPO`), plus what the command
 /// line adds.
 fn obs_plan(args: &Args, prp: &str, arch: &'static crate::arch::Arch) -> Result<Plan> {
-    let (project, repository) = crate::obs::plan::split_prp(prp)?;
-    let config = crate::obs::oscrc::load(None, args.apiurl.as_deref(), None)?;
-    let client = crate::obs::Client::new(&config)?;
-    let mut plan = crate::obs::plan::for_repository(&client, project, repository, arch.obs)?;
+    // for_prp also takes the API URL of a checkout in the current directory.
+    let mut plan = crate::obs::plan::for_prp(prp, arch.obs, args.apiurl.as_deref(), None)?;
     if let Some(b) = args.backend {
         if Backend::from(b) != plan.backend {
             return Err(usage(format!(
