@@ -23,27 +23,33 @@ impl MountEntry {
     }
 }
 
-/// mountinfo escapes space, tab, newline and backslash as octal `\NNN`.
-fn unescape(field: &str) -> String {
+/// mountinfo escapes space, tab, newline and backslash as octal `\NNN`. Paths are bytes,
+/// not necessarily UTF-8.
+fn unescape(field: &str) -> Vec<u8> {
     let bytes = field.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
-            let n = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
-            out.push(n);
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match (bytes[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
+}
+
+fn unescape_path(field: &str) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(unescape(field)))
 }
 
 /// Parse the text of a mountinfo file.
@@ -58,10 +64,10 @@ pub fn parse(text: &str) -> Vec<MountEntry> {
             Some(MountEntry {
                 id: fields[0].parse().ok()?,
                 parent: fields[1].parse().ok()?,
-                mount_point: PathBuf::from(unescape(fields[4])),
+                mount_point: unescape_path(fields[4]),
                 propagation: fields[6..sep].iter().map(|s| s.to_string()).collect(),
                 fs_type: fields[sep + 1].to_string(),
-                source: unescape(fields[sep + 2]),
+                source: String::from_utf8_lossy(&unescape(fields[sep + 2])).into_owned(),
             })
         })
         .collect()
@@ -80,6 +86,18 @@ pub fn mounts_under<'a>(table: &'a [MountEntry], dir: &Path) -> Vec<&'a MountEnt
         .iter()
         .filter(|m| m.mount_point.starts_with(dir))
         .collect()
+}
+
+/// Mount points strictly below `dir`, deepest first, each once: the order to unmount them.
+pub fn mount_points_below(table: &[MountEntry], dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = mounts_under(table, dir)
+        .into_iter()
+        .map(|m| m.mount_point.clone())
+        .filter(|p| p != dir)
+        .collect();
+    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    found.dedup();
+    found
 }
 
 #[cfg(test)]

@@ -91,47 +91,12 @@ pub fn inspect(root: &Path) -> Result<Found> {
     }
 }
 
-/// Undo the octal escapes of /proc/self/mountinfo (`\040` for a space).
-fn unescape_mountinfo(field: &str) -> PathBuf {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
-            let v = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    use std::os::unix::ffi::OsStringExt;
-    PathBuf::from(std::ffi::OsString::from_vec(out))
-}
-
 /// Mount points at or below `root` in this mount namespace, deepest first.
 pub fn mounts_under(root: &Path) -> Result<Vec<PathBuf>> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo")
-        .context("cannot read /proc/self/mountinfo")?;
-    Ok(mounts_under_in(&text, root))
-}
-
-fn mounts_under_in(mountinfo: &str, root: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = mountinfo
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(unescape_mountinfo)
-        .filter(|p| p.starts_with(root) && p != root)
-        .collect();
-    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    found.dedup();
-    found
+    Ok(crate::mountinfo::mount_points_below(
+        &crate::mountinfo::read_own()?,
+        root,
+    ))
 }
 
 /// Lazily unmount everything mounted below `root` (what a killed backend left).
@@ -189,6 +154,9 @@ mod tests {
 
     #[test]
     fn mountinfo_below_root_deepest_first() {
+        let mounts_under_in = |text: &str, root: &Path| {
+            crate::mountinfo::mount_points_below(&crate::mountinfo::parse(text), root)
+        };
         let info = "\
 22 1 8:1 / / rw - ext4 /dev/vda rw
 30 22 0:5 / /srv/r/proc rw - proc proc rw
