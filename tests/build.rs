@@ -6,59 +6,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start() -> Option<Server> {
-        if !common::prerequisite(
-            common::tool("python3").is_some(),
-            "python3 runs the stand-in OBS server",
-        ) {
-            return None;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/obs_server.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(["--lifetime", "300"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the stand-in OBS server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("read the port");
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                panic!("stand-in server printed {line:?}, not PORT <n>")
-            });
-        Some(Server { child, port })
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::obs_server::Server;
 
 /// A package checkout of home:alice/hello at `dir`, pointing at `apiurl`.
 fn checkout(dir: &Path, apiurl: &str) {
@@ -110,7 +63,7 @@ impl Case {
         if !common::prerequisite(common::is_root(), "archbuild build needs root") {
             return None;
         }
-        let server = Server::start()?;
+        let server = Server::start(&[])?;
         let dir = tempfile::tempdir().unwrap();
         checkout(&dir.path().join("work/hello"), &server.url());
         oscrc(&dir.path().join("oscrc"), &server.url(), true);
@@ -377,7 +330,7 @@ fn build_in_an_aarch64_container() {
     ) {
         return;
     }
-    let Some(server) = Server::start() else {
+    let Some(server) = Server::start(&[]) else {
         return;
     };
     fake_user();

@@ -7,6 +7,8 @@
 //! only damage the throwaway namespace, never the machine's /proc, /dev or /sys.
 #![allow(dead_code)]
 
+pub mod obs_server;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
