@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::sh;
+
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -271,32 +273,14 @@ case "$(cat /var/tmp/osc-exit 2>/dev/null)" in
 esac
 "#;
 
-fn sh(script: &str) {
-    let status = Command::new("sh").arg("-c").arg(script).status().unwrap();
-    assert!(status.success(), "{script}");
-}
-
 /// Inside the throwaway namespace: user `pkger` (uid 4321) with a private /home and
 /// /var/tmp, as if archbuild were run by `sudo` from that user's shell.
 fn fake_user() {
-    sh("mount -t tmpfs tmpfs /home && mkdir -p /home/pkger && chown -R 4321:4321 /home/pkger");
-    sh("mount -t tmpfs tmpfs /var/tmp && chmod 1777 /var/tmp");
-    sh("cp /etc/passwd /tmp/archbuild-passwd && echo 'pkger:x:4321:4321:Packager:/home/pkger:/bin/sh' >> /tmp/archbuild-passwd && mount --bind /tmp/archbuild-passwd /etc/passwd");
-    sh("cp /etc/group /tmp/archbuild-group && echo 'pkger:x:4321:' >> /tmp/archbuild-group && mount --bind /tmp/archbuild-group /etc/group");
+    common::fake_sudo_user();
 }
 
 fn busybox_root(dir: &Path, deb_arch: &str) -> PathBuf {
-    let root = dir.join(format!("root-{deb_arch}"));
-    let status = Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/support/busybox-root"
-    ))
-    .arg(deb_arch)
-    .arg(&root)
-    .env("ARCHBUILD_TEST_CACHE", common::cache_dir())
-    .status()
-    .expect("run busybox-root");
-    assert!(status.success(), "could not make a {deb_arch} root");
+    let root = common::busybox_root(dir, deb_arch);
     std::fs::write(root.join("usr/bin/osc"), FAKE_OSC).unwrap();
     std::fs::write(root.join("usr/bin/build"), "#!/bin/sh\nexit 0\n").unwrap();
     sh(&format!(
@@ -322,12 +306,7 @@ fn owner(path: &str) -> (u32, u32) {
 #[test]
 fn build_in_an_aarch64_container() {
     isolated!();
-    if !common::prerequisite(
-        Path::new("/usr/bin/qemu-aarch64-static").exists()
-            && common::tool("dpkg-deb").is_some()
-            && common::tool("apt-get").is_some(),
-        "qemu-user-static, dpkg-deb and apt-get (apt-get install qemu-user-static)",
-    ) {
+    if !common::have_qemu_tools() {
         return;
     }
     let Some(server) = Server::start(&[]) else {

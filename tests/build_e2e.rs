@@ -13,15 +13,12 @@
 
 mod common;
 
+use common::sh;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-
-fn sh(script: &str) {
-    let status = Command::new("sh").arg("-c").arg(script).status().unwrap();
-    assert!(status.success(), "{script}");
-}
 
 fn output(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -191,10 +188,7 @@ fn osc_build_of_a_c_package_for_debian_12_arm64() {
         return;
     }
     // The host as the container sees it: user pkger (uid 4321), a private /home and /var/tmp.
-    sh("mount -t tmpfs tmpfs /home && mkdir -p /home/pkger && chown 4321:4321 /home/pkger");
-    sh("mount -t tmpfs tmpfs /var/tmp && chmod 1777 /var/tmp");
-    sh("cp /etc/passwd /tmp/archbuild-e2e-passwd && echo 'pkger:x:4321:4321:Packager:/home/pkger:/bin/sh' >> /tmp/archbuild-e2e-passwd && mount --bind /tmp/archbuild-e2e-passwd /etc/passwd");
-    sh("cp /etc/group /tmp/archbuild-e2e-group && echo 'pkger:x:4321:' >> /tmp/archbuild-e2e-group && mount --bind /tmp/archbuild-e2e-group /etc/group");
+    common::fake_sudo_user();
 
     let env = tempfile::tempdir().unwrap();
     let archbuild = |args: &[&str], cwd: &Path| -> Command {

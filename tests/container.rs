@@ -62,18 +62,7 @@ impl Env {
 
     /// A busybox root of Debian arch `deb_arch` under this environment.
     fn root(&self, deb_arch: &str) -> PathBuf {
-        let root = self.path().join(format!("root-{deb_arch}"));
-        let status = Command::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/busybox-root"
-        ))
-        .arg(deb_arch)
-        .arg(&root)
-        .env("ARCHBUILD_TEST_CACHE", common::cache_dir())
-        .status()
-        .expect("run busybox-root");
-        assert!(status.success(), "could not make a {deb_arch} root");
-        root
+        common::busybox_root(self.path(), deb_arch)
     }
 }
 
@@ -84,28 +73,16 @@ impl Drop for Env {
 }
 
 fn have_tools() -> bool {
-    common::prerequisite(
-        Path::new("/usr/bin/qemu-aarch64-static").exists()
-            && common::tool("dpkg-deb").is_some()
-            && common::tool("apt-get").is_some(),
-        "qemu-user-static, dpkg-deb and apt-get (apt-get install qemu-user-static)",
-    )
+    common::have_qemu_tools()
 }
 
-/// Inside the throwaway namespace: a host user `pkger` (uid 4321) with a home under a
-/// private /home, as if archbuild were run by `sudo` from that user's shell.
+/// A fake sudo user (see `common::fake_sudo_user`) with a file in their home and one in
+/// /var/tmp, to see from inside.
 fn fake_sudo_user() -> PathBuf {
-    let sh = |script: &str| {
-        let status = Command::new("sh").arg("-c").arg(script).status().unwrap();
-        assert!(status.success(), "{script}");
-    };
-    sh("mount -t tmpfs tmpfs /home && mkdir -p /home/pkger/work && chown -R 4321:4321 /home/pkger");
-    sh("mount -t tmpfs tmpfs /var/tmp && chmod 1777 /var/tmp");
-    sh("cp /etc/passwd /tmp/archbuild-passwd && echo 'pkger:x:4321:4321:Packager:/home/pkger:/bin/bash' >> /tmp/archbuild-passwd && mount --bind /tmp/archbuild-passwd /etc/passwd");
-    sh("cp /etc/group /tmp/archbuild-group && echo 'pkger:x:4321:' >> /tmp/archbuild-group && mount --bind /tmp/archbuild-group /etc/group");
+    let work = common::fake_sudo_user();
     std::fs::write("/home/pkger/marker", "home-visible\n").unwrap();
     std::fs::write("/var/tmp/marker", "vartmp-visible\n").unwrap();
-    PathBuf::from("/home/pkger/work")
+    work
 }
 
 #[test]

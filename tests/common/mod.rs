@@ -148,3 +148,51 @@ pub fn cache_dir() -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create test cache");
     dir
 }
+
+/// Run a shell command that must succeed.
+pub fn sh(script: &str) {
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .status()
+        .expect("run sh");
+    assert!(status.success(), "{script}");
+}
+
+/// Inside the throwaway namespace: a host user `pkger` (uid/gid 4321, login shell
+/// /bin/bash) with a home under a private /home and a private /var/tmp, as if archbuild
+/// were run by `sudo` from that user's shell. Returns `/home/pkger/work`.
+pub fn fake_sudo_user() -> PathBuf {
+    sh("mount -t tmpfs tmpfs /home && mkdir -p /home/pkger/work && chown -R 4321:4321 /home/pkger");
+    sh("mount -t tmpfs tmpfs /var/tmp && chmod 1777 /var/tmp");
+    sh("cp /etc/passwd /tmp/archbuild-test-passwd && echo 'pkger:x:4321:4321:Packager:/home/pkger:/bin/bash' >> /tmp/archbuild-test-passwd && mount --bind /tmp/archbuild-test-passwd /etc/passwd");
+    sh("cp /etc/group /tmp/archbuild-test-group && echo 'pkger:x:4321:' >> /tmp/archbuild-test-group && mount --bind /tmp/archbuild-test-group /etc/group");
+    PathBuf::from("/home/pkger/work")
+}
+
+/// True when the tools for busybox roots and emulated containers are here (fails in CI
+/// when they are not).
+pub fn have_qemu_tools() -> bool {
+    prerequisite(
+        Path::new("/usr/bin/qemu-aarch64-static").exists()
+            && tool("dpkg-deb").is_some()
+            && tool("apt-get").is_some(),
+        "qemu-user-static, dpkg-deb and apt-get (apt-get install qemu-user-static)",
+    )
+}
+
+/// A minimal root of Debian arch `deb_arch` (Debian's busybox-static) at `dir/root-<arch>`.
+pub fn busybox_root(dir: &Path, deb_arch: &str) -> PathBuf {
+    let root = dir.join(format!("root-{deb_arch}"));
+    let status = std::process::Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/busybox-root"
+    ))
+    .arg(deb_arch)
+    .arg(&root)
+    .env("ARCHBUILD_TEST_CACHE", cache_dir())
+    .status()
+    .expect("run busybox-root");
+    assert!(status.success(), "could not make a {deb_arch} root");
+    root
+}

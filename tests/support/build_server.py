@@ -6,7 +6,9 @@ home:alice/<package> for Debian_12/aarch64, with the dependencies that obs-build
 Listens on 127.0.0.1 (random port), prints "PORT <n>" once it accepts connections,
 serves until killed or until --lifetime seconds passed.
 
-  --expanded FILE   output of obs-build's expanddeps for the recipe: lines
+  --expanded [ARCH=]FILE
+                    output of obs-build's expanddeps for the recipe (for ARCH, default
+                    aarch64; repeat the option to serve more arches, e.g. x86_64=FILE): lines
                     "NAME URL", "rpmid: NAME:NAME-[EPOCH:]VERSION[-RELEASE] ...",
                     "preinstall: ...", "runscripts: ..." (others are ignored)
   --config FILE     the project config (prjconf) answered as _buildconfig
@@ -72,9 +74,9 @@ def parse_expanded(text):
     return packages
 
 
-def buildinfo(packages, package):
+def buildinfo(packages, package, arch=ARCH):
     out = ['<buildinfo project="%s" repository="%s" package="%s">' % (PROJECT, REPOSITORY, package)]
-    out.append("  <arch>%s</arch>" % ARCH)
+    out.append("  <arch>%s</arch>" % arch)
     out.append("  <versrel>1.0-1</versrel>")
     out.append("  <bcnt>1</bcnt>")
     out.append("  <release>1.1</release>")
@@ -197,13 +199,14 @@ class Handler(BaseHTTPRequestHandler):
             return 200, META, xml
         if parts == ["build", PROJECT, REPOSITORY, "_buildconfig"]:
             return 200, "%%define _project %s\n%s" % (PROJECT, srv.config), "text/plain"
-        if len(parts) == 6 and parts[:4] == ["build", PROJECT, REPOSITORY, ARCH] and parts[5] == "_buildinfo":
+        if (len(parts) == 6 and parts[:3] == ["build", PROJECT, REPOSITORY]
+                and parts[3] in srv.packages and parts[5] == "_buildinfo"):
             # osc posts the recipe; the expansion was made from the same recipe
-            return 200, buildinfo(srv.packages, parts[4]), xml
-        if len(parts) == 5 and parts[0] == "build" and parts[4] == "_repository" and parts[3] == ARCH:
+            return 200, buildinfo(srv.packages[parts[3]], parts[4], parts[3]), xml
+        if len(parts) == 5 and parts[0] == "build" and parts[4] == "_repository" and parts[3] in srv.packages:
             if query.get("view", [""])[0] != "cpio":
                 return 200, "<binarylist/>\n", xml
-            files = [(name + ".deb", srv.deb(name)) for name in query.get("binary", [])]
+            files = [(name + ".deb", srv.deb(parts[3], name)) for name in query.get("binary", [])]
             return 200, cpio_newc(files), "application/x-cpio"
         return 404, status_xml("not_found", "No such route: /%s" % "/".join(parts)), xml
 
@@ -211,8 +214,8 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def deb(self, name):
-        p = self.by_name.get(name)
+    def deb(self, arch, name):
+        p = self.by_name[arch].get(name)
         if p is None:
             raise KeyError("no package %s in the expansion" % name)
         path = os.path.join(self.debs, os.path.basename(p["url"]))
@@ -228,17 +231,20 @@ class Server(ThreadingHTTPServer):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--expanded", required=True)
+    ap.add_argument("--expanded", required=True, action="append")
     ap.add_argument("--config", required=True)
     ap.add_argument("--debs", required=True)
     ap.add_argument("--lifetime", type=float, default=3600.0)
     args = ap.parse_args()
     srv = Server(("127.0.0.1", 0), Handler)
-    with open(args.expanded) as f:
-        srv.packages = parse_expanded(f.read())
+    srv.packages = {}  # arch: [package]
+    for spec in args.expanded:
+        arch, _, path = spec.rpartition("=")
+        with open(path) as f:
+            srv.packages[arch or ARCH] = parse_expanded(f.read())
     with open(args.config) as f:
         srv.config = f.read()
-    srv.by_name = {p["name"]: p for p in srv.packages}
+    srv.by_name = {a: {p["name"]: p for p in ps} for a, ps in srv.packages.items()}
     srv.debs = args.debs
     srv.lock = threading.Lock()
     os.makedirs(srv.debs, exist_ok=True)
