@@ -60,6 +60,14 @@ impl Env {
         stderr
     }
 
+    /// `archbuild start --arch ARCH --location ROOT --name NAME [EXTRA...]`, which must work.
+    fn start(&self, arch: &str, root: &Path, name: &str, extra: &[&str]) -> String {
+        let root = root.to_str().unwrap();
+        let mut args = vec!["start", "--arch", arch, "--location", root, "--name", name];
+        args.extend_from_slice(extra);
+        self.ok(&args)
+    }
+
     /// A busybox root of Debian arch `deb_arch` under this environment.
     fn root(&self, deb_arch: &str) -> PathBuf {
         common::busybox_root(self.path(), deb_arch)
@@ -249,15 +257,7 @@ fn host_mount_table_is_unchanged_after_50_cycles_under_shared_root() {
     let root = env.root("arm64");
     // The pin directory's private bind is made once, on first use, and kept (as
     // util-linux does): take the baseline after it exists.
-    env.ok(&[
-        "start",
-        "--arch",
-        "aarch64",
-        "--location",
-        root.to_str().unwrap(),
-        "--name",
-        "cycle",
-    ]);
+    env.start("aarch64", &root, "cycle", &[]);
     env.ok(&["stop", "cycle"]);
     let before = common::mount_table();
     // The throwaway namespace reproduces systemd's shared `/`.
@@ -303,15 +303,7 @@ fn replacing_the_roots_qemu_does_not_affect_the_container() {
     }
     let env = Env::new();
     let root = env.root("arm64");
-    env.ok(&[
-        "start",
-        "--arch",
-        "aarch64",
-        "--location",
-        root.to_str().unwrap(),
-        "--name",
-        "shield",
-    ]);
+    env.start("aarch64", &root, "shield", &[]);
     // What installing the target arch's qemu-linux-user / qemu-user-static does: put an
     // aarch64 `qemu-aarch64` over /usr/bin, then replace and delete it again.
     let script = "cp /bin/busybox /usr/bin/qemu-aarch64 && cp /bin/busybox /usr/bin/qemu-aarch64-static \
@@ -369,17 +361,7 @@ fn remove_refuses_while_anything_is_bound_and_spares_the_canary() {
     std::fs::create_dir_all(&canary_dir).unwrap();
     std::fs::write(canary_dir.join("canary"), "alive").unwrap();
     let bind = format!("{}:/srv/precious", canary_dir.display());
-    env.ok(&[
-        "start",
-        "--arch",
-        "aarch64",
-        "--location",
-        root.to_str().unwrap(),
-        "--name",
-        "rm",
-        "--bind",
-        &bind,
-    ]);
+    env.start("aarch64", &root, "rm", &["--bind", &bind]);
     assert_eq!(
         env.ok(&["enter", "rm", "--", "cat", "/srv/precious/canary"]),
         "alive"
@@ -735,15 +717,7 @@ fn stop_ends_processes_inside_after_the_grace_period() {
     }
     let env = Env::new();
     let root = env.root("arm64");
-    env.ok(&[
-        "start",
-        "--arch",
-        "aarch64",
-        "--location",
-        root.to_str().unwrap(),
-        "--name",
-        "busy",
-    ]);
+    env.start("aarch64", &root, "busy", &[]);
     // One process that ends on SIGTERM, one that ignores it.
     let mut polite = common::archbuild(env.path())
         .args(["enter", "busy", "--root", "--", "sleep", "300"])
