@@ -596,6 +596,10 @@ mod tests {
     }
 }
 
+fn own_entry_required() -> bool {
+    std::env::var("ARCHBUILD_BINFMT_OWN_ONLY").is_ok_and(|v| v == "1")
+}
+
 /// What `ensure` found or did for an arch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Ensured {
@@ -618,8 +622,25 @@ pub fn ensure(arch: &Arch, emulator: Option<&Path>) -> Result<Ensured> {
     }
     ensure_mounted()?;
     let table = read_table()?;
+    // With ARCHBUILD_BINFMT_OWN_ONLY=1 archbuild keeps an entry of its own even when
+    // another working one wins: whoever owns that one may remove it while our processes
+    // still exec, and the kernel then falls back to ours (tests and benchmarks that run
+    // beside each other need this).
+    let own_name = format!("{}{}", paths::binfmt_prefix(), arch.qemu);
+    let own_missing = own_entry_required()
+        && !table.iter().any(|e| {
+            e.entry.name == own_name
+                && e.entry.matches_header(&sample_header(arch))
+                && usability(e) == Usability::Works
+        });
     let reason = match winner(&table, arch) {
         Some(live) => match usability(live) {
+            Usability::Works if own_missing => {
+                format!(
+                    "archbuild keeps its own entry beside '{}' (ARCHBUILD_BINFMT_OWN_ONLY)",
+                    live.entry.name
+                )
+            }
             Usability::Works
                 if emulator.is_none_or(|wanted| wanted == live.entry.interpreter.as_path()) =>
             {

@@ -103,6 +103,8 @@ pub fn archbuild(dir: &Path) -> Command {
         .env("ARCHBUILD_PIN_DIR", dir.join("pins"))
         .env("ARCHBUILD_BINFMT_D", dir.join("binfmt.d"))
         .env("ARCHBUILD_BINFMT_PREFIX", unique_binfmt_prefix())
+        // Never borrow another test's entry: it may vanish while this test runs.
+        .env("ARCHBUILD_BINFMT_OWN_ONLY", "1")
         .env("ARCHBUILD_PLAIN", "1");
     cmd
 }
