@@ -4,7 +4,7 @@
 pub mod arch;
 pub mod binfmt;
 pub mod bootstrap;
-pub mod build;
+pub mod oscbuild;
 pub mod cli;
 pub mod commands;
 pub mod container;

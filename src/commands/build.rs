@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::build::run::{self, Request};
+use crate::oscbuild::run::{self, Request};
 use crate::error::ExitStatus;
 
 #[derive(Debug, clap::Args)]

@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::arch::{self, Arch};
 use crate::bootstrap::distributions;
 use crate::bootstrap::plan::Plan;
-use crate::build::{checkout, command, oscrc, ownership, reach};
+use crate::oscbuild::{checkout, command, oscrc, ownership, reach};
 use crate::container::{self, plan, process, root};
 use crate::error::usage;
 use crate::obs::meta::ProjectMeta;
