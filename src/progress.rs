@@ -9,27 +9,49 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub struct Progress {
     bar: Option<ProgressBar>,
     task: String,
+    /// Plain lines go to stderr (stdout carries a JSON result).
+    to_stderr: bool,
 }
 
 impl Progress {
-    /// Start reporting on `task` (e.g. "bootstrap aarch64").
+    /// Start reporting on `task` (e.g. "bootstrap aarch64"): a spinner on a terminal,
+    /// plain lines on stdout otherwise.
     pub fn new(task: &str) -> Progress {
-        let bar =
-            if std::io::stdout().is_terminal() && std::env::var_os("ARCHBUILD_PLAIN").is_none() {
-                let bar = ProgressBar::new_spinner();
-                bar.set_style(
-                    ProgressStyle::with_template("{spinner} [{elapsed_precise}] {prefix}: {msg}")
-                        .expect("valid progress template"),
-                );
-                bar.set_prefix(task.to_string());
-                bar.enable_steady_tick(Duration::from_millis(120));
-                Some(bar)
-            } else {
-                None
-            };
+        Progress::with_output(task, false)
+    }
+
+    /// Plain lines on stderr, always: for commands whose stdout is JSON.
+    pub fn on_stderr(task: &str) -> Progress {
+        Progress::with_output(task, true)
+    }
+
+    fn with_output(task: &str, to_stderr: bool) -> Progress {
+        let bar = if to_stderr {
+            None
+        } else if std::io::stdout().is_terminal() && !crate::settings::plain_progress() {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {prefix}: {msg}")
+                    .expect("valid progress template"),
+            );
+            bar.set_prefix(task.to_string());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            Some(bar)
+        } else {
+            None
+        };
         Progress {
             bar,
             task: task.to_string(),
+            to_stderr,
+        }
+    }
+
+    fn line(&self, text: &str) {
+        if self.to_stderr {
+            eprintln!("archbuild: {}: {}", self.task, text);
+        } else {
+            println!("archbuild: {}: {}", self.task, text);
         }
     }
 
@@ -37,7 +59,7 @@ impl Progress {
     pub fn phase(&self, msg: &str) {
         match &self.bar {
             Some(bar) => bar.set_message(msg.to_string()),
-            None => println!("archbuild: {}: {}", self.task, msg),
+            None => self.line(msg),
         }
     }
 
@@ -50,9 +72,7 @@ impl Progress {
         };
         match &self.bar {
             Some(bar) => bar.set_message(text),
-            None if done % 10 == 0 || Some(done) == total => {
-                println!("archbuild: {}: {}", self.task, text)
-            }
+            None if done % 10 == 0 || Some(done) == total => self.line(&text),
             None => {}
         }
     }
@@ -68,7 +88,7 @@ impl Progress {
     pub fn finish(self, msg: &str) {
         match &self.bar {
             Some(bar) => bar.finish_with_message(msg.to_string()),
-            None => println!("archbuild: {}: {}", self.task, msg),
+            None => self.line(msg),
         }
     }
 }

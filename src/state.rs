@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::paths;
+use crate::settings;
 
 /// An extra directory bound into a container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,19 +31,29 @@ pub struct Record {
     /// Emulator chosen explicitly with `--emulator`, if any.
     #[serde(default)]
     pub emulator: Option<PathBuf>,
-    /// How the root came to be: "bootstrap" or "existing".
     #[serde(default)]
-    pub origin: String,
+    pub origin: Origin,
+}
+
+/// How a container's root came to be.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// `archbuild bootstrap` made it.
+    Bootstrap,
+    /// A root that was there before (`start --arch --location`).
+    #[default]
+    Existing,
 }
 
 fn record_path(name: &str) -> PathBuf {
-    paths::containers_dir().join(format!("{name}.json"))
+    settings::containers_dir().join(format!("{name}.json"))
 }
 
 /// Store `record`, replacing an earlier one of the same name (written atomically).
 pub fn save(record: &Record) -> Result<()> {
     crate::names::validate(&record.name)?;
-    let dir = paths::containers_dir();
+    let dir = settings::containers_dir();
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = record_path(&record.name);
     let tmp = path.with_extension("json.tmp");
@@ -66,9 +76,18 @@ pub fn load(name: &str) -> Result<Option<Record>> {
     }
 }
 
+/// The record called `name`, or the one error for a name archbuild does not know.
+pub fn require(name: &str) -> Result<Record> {
+    load(name)?.ok_or_else(|| {
+        crate::error::usage(format!(
+            "no container called '{name}': `archbuild list` shows the known ones; create one with `archbuild bootstrap ARCH --name {name}` or `archbuild start --arch ARCH --location DIR --name {name}`"
+        ))
+    })
+}
+
 /// Every known record, sorted by name.
 pub fn list() -> Result<Vec<Record>> {
-    let dir = paths::containers_dir();
+    let dir = settings::containers_dir();
     let mut records = Vec::new();
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,

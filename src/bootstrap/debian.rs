@@ -54,9 +54,7 @@ impl Debian {
 
     /// mmdebstrap when installed, else debootstrap. `ARCHBUILD_DEBIAN_TOOL` forces one.
     pub fn choose() -> Result<Debian> {
-        let forced = std::env::var("ARCHBUILD_DEBIAN_TOOL")
-            .ok()
-            .filter(|v| !v.is_empty());
+        let forced = crate::settings::debian_tool();
         let tool = match forced.as_deref() {
             Some("mmdebstrap") => Tool::Mmdebstrap,
             Some("debootstrap") => Tool::Debootstrap,

@@ -5,17 +5,25 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::plan::Plan;
 use super::STATE_DIR_IN_ROOT;
 
+/// Whether a root is finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RootState {
+    /// While the backend runs, and after a failure or interruption.
+    Incomplete,
+    Complete,
+}
+
 /// archbuild's record inside a root it bootstraps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Marker {
-    /// "incomplete" while the backend runs (and after a failure), then "complete".
-    pub state: String,
+    pub state: RootState,
     pub plan: Plan,
     /// The program that made the root, or "pristine copy".
     pub tool: String,
@@ -27,7 +35,7 @@ pub struct Marker {
 
 impl Marker {
     pub fn is_complete(&self) -> bool {
-        self.state == "complete"
+        self.state == RootState::Complete
     }
 }
 
@@ -91,61 +99,20 @@ pub fn inspect(root: &Path) -> Result<Found> {
     }
 }
 
-/// Mount points at or below `root` in this mount namespace, deepest first.
-pub fn mounts_under(root: &Path) -> Result<Vec<PathBuf>> {
-    Ok(crate::mountinfo::mount_points_below(
-        &crate::mountinfo::read_own()?,
-        root,
-    ))
-}
-
 /// Lazily unmount everything mounted below `root` (what a killed backend left).
 pub fn unmount_under(root: &Path) -> Result<Vec<PathBuf>> {
-    let mounts = mounts_under(root)?;
-    for m in &mounts {
-        // A mount stacked on another one at the same point needs one call each.
-        while mounts_under(root)?.contains(m) {
-            nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH).with_context(|| {
-                format!(
-                    "cannot unmount {}: unmount it by hand (umount -l)",
-                    m.display()
-                )
-            })?;
-        }
-    }
-    Ok(mounts)
+    crate::sys::mounts::unmount_under(root)
 }
 
 /// Delete everything inside `root` (a root archbuild made), keeping `root` itself.
-/// Refuses while anything is mounted below it; never crosses file systems.
+/// Refuses while anything is mounted below it; never crosses into another mount.
 pub fn empty(root: &Path) -> Result<()> {
-    let mounts = mounts_under(root)?;
-    if !mounts.is_empty() {
-        bail!(
-            "{} has mounts below it ({}): stop the container (`archbuild stop`) or unmount them first",
-            root.display(),
-            mounts.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-        );
-    }
-    let entries: Vec<PathBuf> = std::fs::read_dir(root)
-        .with_context(|| format!("cannot read {}", root.display()))?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let status = std::process::Command::new("rm")
-        .args(["-rf", "--one-file-system", "--"])
-        .args(&entries)
-        .status()
-        .context("cannot run rm")?;
-    if !status.success() {
-        bail!(
-            "could not empty {} (rm: {status}): look at what is left and remove it by hand",
+    crate::safe_delete::empty_dir(root).map(|_| ()).with_context(|| {
+        format!(
+            "cannot empty {} to start over: stop the container (`archbuild stop`) or unmount what is mounted there",
             root.display()
-        );
-    }
-    Ok(())
+        )
+    })
 }
 
 #[cfg(test)]
@@ -192,7 +159,7 @@ mod tests {
             emulator: None,
         };
         let marker = Marker {
-            state: "incomplete".into(),
+            state: RootState::Incomplete,
             plan,
             tool: "mmdebstrap".into(),
             started: 1,

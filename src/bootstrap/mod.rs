@@ -10,11 +10,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub mod debian;
+pub mod decision;
 pub mod distributions;
 pub mod location;
+pub mod log;
 pub mod plan;
 pub mod pristine;
 pub mod run;
+pub mod supervise;
 pub mod zypper;
 
 /// Files archbuild keeps inside a root it bootstraps (relative to the root).

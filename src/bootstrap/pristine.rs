@@ -14,20 +14,12 @@ use super::{LOG_IN_ROOT, STATE_DIR_IN_ROOT};
 
 /// Root of archbuild's caches.
 pub fn cache_dir() -> PathBuf {
-    std::env::var_os("ARCHBUILD_CACHE_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/cache/archbuild"))
+    crate::settings::cache_dir()
 }
 
 /// Downloaded packages of `tool` for `arch` (`ARCHBUILD_PACKAGE_CACHE` moves the tree).
 pub fn package_cache(tool: &str, arch: &str) -> PathBuf {
-    std::env::var_os("ARCHBUILD_PACKAGE_CACHE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| cache_dir().join("packages"))
-        .join(tool)
-        .join(arch)
+    crate::settings::package_cache_dir().join(tool).join(arch)
 }
 
 fn pristine_dir() -> PathBuf {

@@ -73,41 +73,53 @@ pub fn run(args: Args) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
+    let yes_no = |v: Option<bool>| match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "-",
+    };
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.obs.to_string(),
+                r.rpm.to_string(),
+                r.deb.to_string(),
+                r.qemu.to_string(),
+                if r.linux32 {
+                    format!("{} (linux32)", r.uname)
+                } else {
+                    r.uname.to_string()
+                },
+                if r.native {
+                    "native".to_string()
+                } else {
+                    r.emulator.clone().unwrap_or_else(|| "missing".into())
+                },
+                yes_no(r.emulator_static).to_string(),
+                r.binfmt_entry
+                    .clone()
+                    .unwrap_or_else(|| if r.native { "-" } else { "none" }.to_string()),
+                yes_no(r.binfmt_flag_f).to_string(),
+            ]
+        })
+        .collect();
     println!(
-        "{:<12} {:<12} {:<8} {:<12} {:<12} {:<36} {:<7} {:<24} F",
-        "ARCH", "RPM", "DEB", "QEMU", "UNAME", "EMULATOR", "STATIC", "BINFMT ENTRY"
+        "{}",
+        crate::text_table::render(
+            &[
+                "ARCH",
+                "RPM",
+                "DEB",
+                "QEMU",
+                "UNAME",
+                "EMULATOR",
+                "STATIC",
+                "BINFMT ENTRY",
+                "F"
+            ],
+            &cells
+        )
     );
-    for r in rows {
-        let emulator = if r.native {
-            "native".to_string()
-        } else {
-            r.emulator.clone().unwrap_or_else(|| "missing".into())
-        };
-        let yes_no = |v: Option<bool>| match v {
-            Some(true) => "yes",
-            Some(false) => "no",
-            None => "-",
-        };
-        println!(
-            "{:<12} {:<12} {:<8} {:<12} {:<12} {:<36} {:<7} {:<24} {}",
-            r.obs,
-            r.rpm,
-            r.deb,
-            r.qemu,
-            if r.linux32 {
-                format!("{} (linux32)", r.uname)
-            } else {
-                r.uname.to_string()
-            },
-            emulator,
-            yes_no(r.emulator_static),
-            r.binfmt_entry.clone().unwrap_or_else(|| if r.native {
-                "-".into()
-            } else {
-                "none".into()
-            }),
-            yes_no(r.binfmt_flag_f)
-        );
-    }
     Ok(())
 }

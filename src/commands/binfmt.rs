@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::arch::{self, Arch, ARCHES};
 use crate::binfmt::{self, Entry, Flags};
-use crate::paths;
+use crate::settings;
 
 #[derive(Debug, clap::Args)]
 pub struct Which {
@@ -131,7 +131,7 @@ pub fn run(cmd: BinfmtCommand) -> Result<()> {
         }
         BinfmtCommand::Install { which, options } => {
             super::require_root("archbuild binfmt install")?;
-            let dir = paths::binfmt_d_dir();
+            let dir = settings::binfmt_d_dir();
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
             for entry in entries(&which, &options)? {
@@ -153,12 +153,12 @@ pub fn run(cmd: BinfmtCommand) -> Result<()> {
                 selected(&which)?
             };
             for a in arches {
-                let name = format!("{}{}", paths::binfmt_prefix(), a.qemu);
+                let name = format!("{}{}", settings::binfmt_prefix(), a.qemu);
                 if binfmt::remove(&name)? {
                     println!("removed {name}");
                 }
                 if persistent {
-                    let file = paths::binfmt_d_dir().join(format!("{name}.conf"));
+                    let file = settings::binfmt_d_dir().join(format!("{name}.conf"));
                     if file.exists() {
                         std::fs::remove_file(&file)
                             .with_context(|| format!("cannot remove {}", file.display()))?;

@@ -187,7 +187,7 @@ fn location(args: &Args, name: &str) -> Result<PathBuf> {
     let loc = match &args.location {
         Some(l) if l.is_absolute() => l.clone(),
         Some(l) => std::env::current_dir()?.join(l),
-        None => crate::paths::roots_dir().join(name),
+        None => crate::settings::roots_dir().join(name),
     };
     Ok(loc)
 }
@@ -310,9 +310,11 @@ pub fn run(args: Args) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
-        let how = match outcome.how.as_str() {
-            "existing" => "was already bootstrapped".to_string(),
-            "restored" => format!("restored from a pristine copy in {:.1} s", outcome.seconds),
+        let how = match outcome.how {
+            run::How::Existing => "was already bootstrapped".to_string(),
+            run::How::Restored => {
+                format!("restored from a pristine copy in {:.1} s", outcome.seconds)
+            }
             other => format!("{other} with {} in {:.1} s", outcome.tool, outcome.seconds),
         };
         println!(

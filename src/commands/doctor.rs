@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::arch::{self, ARCHES};
-use crate::{binfmt, paths};
+use crate::{binfmt, settings};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,6 +28,50 @@ fn check(ok: bool, what: impl Into<String>, fix: impl Into<String>) -> Check {
     }
 }
 
+/// One bootstrap backend is enough: each is reported, and only having none fails.
+fn backend_checks(on_path: &dyn Fn(&str) -> bool) -> Vec<Check> {
+    let debian_tool = ["mmdebstrap", "debootstrap"]
+        .into_iter()
+        .find(|t| on_path(t));
+    let zypper = on_path("zypper");
+    let mut checks = vec![
+        Check {
+            self_healing: debian_tool.is_none() && zypper,
+            ..check(
+                debian_tool.is_some(),
+                match debian_tool {
+                    Some(tool) => format!("bootstrap backend debian: {tool}"),
+                    None => "bootstrap backend debian (Debian/Ubuntu roots): neither mmdebstrap nor debootstrap installed".into(),
+                },
+                "install mmdebstrap (or debootstrap) for Debian and Ubuntu roots",
+            )
+        },
+        Check {
+            self_healing: !zypper && debian_tool.is_some(),
+            ..check(
+                zypper,
+                if zypper {
+                    "bootstrap backend zypper".to_string()
+                } else {
+                    "bootstrap backend zypper (openSUSE roots): zypper not installed".to_string()
+                },
+                "install zypper for openSUSE roots",
+            )
+        },
+    ];
+    if !on_path("nsenter") {
+        checks.push(Check {
+            self_healing: true,
+            ..check(
+                false,
+                "nsenter not installed (only for entering by hand with `nsenter --mount=PIN`; `archbuild enter` does not need it)",
+                "install util-linux",
+            )
+        });
+    }
+    checks
+}
+
 pub fn run(args: Args) -> Result<()> {
     let host = arch::host()?;
     let mut checks = vec![check(
@@ -50,7 +94,7 @@ pub fn run(args: Args) -> Result<()> {
         format!("kernel {kernel} supports the binfmt F flag (needs >= 4.8)"),
         "upgrade the kernel",
     ));
-    let binfmt_dir = paths::binfmt_misc_dir();
+    let binfmt_dir = settings::binfmt_misc_dir();
     let mounted = binfmt_dir.join("register").exists();
     checks.push(check(
         mounted,
@@ -100,15 +144,11 @@ pub fn run(args: Args) -> Result<()> {
             )
         });
     }
-    for tool in ["mmdebstrap", "zypper", "unshare", "nsenter"] {
-        let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .any(|d| d.join(tool).is_file());
-        checks.push(check(
-            found,
-            format!("{tool} installed"),
-            format!("install the package that provides {tool}"),
-        ));
-    }
+    let on_path = |tool: &str| {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .any(|d| d.join(tool).is_file())
+    };
+    checks.extend(backend_checks(&on_path));
     let mut failed = 0;
     for c in &checks {
         if c.ok {
@@ -124,4 +164,30 @@ pub fn run(args: Args) -> Result<()> {
         anyhow::bail!("{failed} check(s) failed; each FAIL line above names its fix");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdicts(tools: &[&str]) -> Vec<(bool, bool)> {
+        backend_checks(&|t| tools.contains(&t))
+            .iter()
+            .map(|c| (c.ok, c.self_healing))
+            .collect()
+    }
+
+    #[test]
+    fn one_backend_is_enough_and_none_fails() {
+        let fails = |v: &[(bool, bool)]| v.iter().filter(|(ok, note)| !ok && !note).count();
+        assert_eq!(fails(&verdicts(&["mmdebstrap", "nsenter"])), 0);
+        assert_eq!(fails(&verdicts(&["debootstrap", "nsenter"])), 0);
+        assert_eq!(fails(&verdicts(&["zypper", "nsenter"])), 0);
+        assert_eq!(fails(&verdicts(&["zypper"])), 0, "nsenter is a note");
+        assert_eq!(fails(&verdicts(&["nsenter"])), 2);
+        assert_eq!(
+            verdicts(&["mmdebstrap", "zypper", "nsenter"]),
+            [(true, false), (true, false)]
+        );
+    }
 }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::{container, paths, state};
+use crate::{container, settings, state};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,7 +31,7 @@ pub fn run(args: Args) -> Result<()> {
         })
         .collect();
     // Pins without a record (made by another installation or a removed record).
-    if let Ok(pins) = std::fs::read_dir(paths::pin_dir()) {
+    if let Ok(pins) = std::fs::read_dir(settings::pin_dir()) {
         for pin in pins.flatten() {
             let name = pin.file_name().to_string_lossy().into_owned();
             if !rows.iter().any(|r| r.name == name) && container::is_running(&name) {

@@ -2,7 +2,6 @@
 
 use anyhow::{bail, Result};
 
-use crate::error::usage;
 use crate::{container, names, state};
 
 #[derive(Debug, clap::Args)]
@@ -17,12 +16,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     names::validate(&args.name)?;
     super::require_root("archbuild remove")?;
-    let record = state::load(&args.name)?.ok_or_else(|| {
-        usage(format!(
-            "no container called '{}': `archbuild list` shows the known ones",
-            args.name
-        ))
-    })?;
+    let record = state::require(&args.name)?;
     if container::is_running(&args.name) {
         bail!(
             "container '{}' is running: stop it first with `archbuild stop {}`",
@@ -31,7 +25,7 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     if !args.keep_root && record.location.exists() {
-        container::remove::remove_root(&record.location)?;
+        crate::safe_delete::remove_tree(&record.location)?;
     }
     state::forget(&args.name)?;
     println!(

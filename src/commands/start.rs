@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
-use crate::container::{self, plan, Started};
+use crate::container::{self, mounts, Started};
 use crate::error::usage;
 use crate::state::{self, Record};
 use crate::{arch, names};
@@ -38,16 +38,12 @@ fn record_from(args: &Args) -> Result<Record> {
     let binds = args
         .binds
         .iter()
-        .map(|b| plan::parse_bind(b))
+        .map(|b| mounts::parse_bind(b))
         .collect::<Result<Vec<_>>>()?;
     match (&args.name, &args.arch, &args.location) {
         (Some(name), None, None) => {
             names::validate(name)?;
-            let mut record = state::load(name)?.ok_or_else(|| {
-                usage(format!(
-                    "no container called '{name}': `archbuild list` shows the known ones; create one with `archbuild bootstrap ARCH --name {name}` or `archbuild start --arch ARCH --location DIR --name {name}`"
-                ))
-            })?;
+            let mut record = state::require(name)?;
             for bind in binds {
                 if !record.binds.contains(&bind) {
                     record.binds.push(bind);
@@ -80,7 +76,7 @@ fn record_from(args: &Args) -> Result<Record> {
                 location,
                 binds,
                 emulator: args.emulator.clone(),
-                origin: "existing".to_string(),
+                origin: state::Origin::Existing,
             })
         }
         (None, None, None) => Err(usage("say which container: `archbuild start NAME` or `archbuild start --arch ARCH --location DIR`")),
@@ -91,11 +87,7 @@ fn record_from(args: &Args) -> Result<Record> {
 pub fn run(args: Args) -> Result<()> {
     let record = record_from(&args)?;
     if args.dry_run {
-        let arch = container::record_arch(&record)?;
-        let emulator = (!arch.is_native_on(arch::host()?))
-            .then(|| crate::emulator::find(arch, record.emulator.as_deref()).map(|e| e.path))
-            .transpose()?;
-        let plan = plan::plan(&record.location, arch, emulator.as_deref(), &record.binds);
+        let plan = container::plan_start(&record, false)?;
         println!("{}", serde_json::to_string_pretty(&plan)?);
         return Ok(());
     }

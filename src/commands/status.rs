@@ -2,7 +2,6 @@
 
 use anyhow::Result;
 
-use crate::error::usage;
 use crate::{container, names, state};
 
 #[derive(Debug, clap::Args)]
@@ -16,12 +15,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     names::validate(&args.name)?;
-    let record = state::load(&args.name)?.ok_or_else(|| {
-        usage(format!(
-            "no container called '{}': `archbuild list` shows the known ones",
-            args.name
-        ))
-    })?;
+    let record = state::require(&args.name)?;
     let status = container::status(&record)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&status)?);

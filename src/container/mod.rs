@@ -1,12 +1,12 @@
 //! Architecture emulation containers: a foreign root entered through a pinned mount
-//! namespace. `plan` decides the mounts, `root` prepares the directory, `namespace`
-//! talks to the kernel, `process` runs commands inside, `remove` deletes roots safely.
+//! namespace. `start_plan` decides everything a start does, `mounts` the mounts and the
+//! system calls that make them, `root` prepares the directory, `process` runs commands
+//! inside; `crate::sys` makes the calls.
 
-pub mod namespace;
-pub mod plan;
+pub mod mounts;
 pub mod process;
-pub mod remove;
 pub mod root;
+pub mod start_plan;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,12 +15,14 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::arch::{self, Arch};
-use crate::paths;
+use crate::settings;
 use crate::state::Record;
+use crate::sys::namespace;
+use start_plan::{HostFacts, StartPlan};
 
 /// Where the namespace of container `name` is pinned.
 pub fn pin_path(name: &str) -> PathBuf {
-    paths::pin_dir().join(name)
+    settings::pin_dir().join(name)
 }
 
 pub fn is_running(name: &str) -> bool {
@@ -30,6 +32,19 @@ pub fn is_running(name: &str) -> bool {
 /// The arch of a record, looked up in the table.
 pub fn record_arch(record: &Record) -> Result<&'static Arch> {
     arch::lookup(&record.arch)
+}
+
+/// The mounts `record` gets, without looking anything up (for status and for what a
+/// build can see inside).
+pub fn mount_plan(record: &Record) -> Result<mounts::MountPlan> {
+    let arch = record_arch(record)?;
+    let emulator = (!arch.is_native_on(arch::host()?)).then(|| PathBuf::from("<emulator>"));
+    Ok(mounts::plan(
+        &record.location,
+        arch,
+        emulator.as_deref(),
+        &record.binds,
+    ))
 }
 
 /// What `start` did.
@@ -64,42 +79,63 @@ fn clear_stale_pin(pin: &Path) -> Result<()> {
     }
 }
 
-/// Start the container described by `record`: check root and binfmt, make and pin the
-/// namespace. Starting a running container does nothing.
+/// The plan for starting `record` on this host now, for the invoking user.
+pub fn plan_start(record: &Record, mount_binfmt: bool) -> Result<StartPlan> {
+    let facts = HostFacts::gather(mount_binfmt)?;
+    start_plan::plan(record, &crate::user::invoking_user(), &facts)
+}
+
+/// Start the container described by `record`: decide everything, then do it. Starting
+/// a running container does nothing.
 pub fn start(record: &Record) -> Result<Started> {
     let pin = pin_path(&record.name);
     if namespace::is_pinned(&pin) {
         return Ok(Started::AlreadyRunning);
     }
-    let arch = record_arch(record)?;
-    let host = arch::host()?;
-    if !record.location.is_dir() {
-        bail!(
-            "root {} of container '{}' does not exist: bootstrap it with `archbuild bootstrap {} --name {}`",
-            record.location.display(),
-            record.name,
-            arch.obs,
-            record.name
-        );
-    }
-    root::check_arch(&record.location, arch)?;
-    crate::binfmt::ensure(arch, record.emulator.as_deref())?;
-    let emulator = if arch.is_native_on(host) {
-        None
-    } else {
-        Some(crate::emulator::find(arch, record.emulator.as_deref())?.path)
-    };
-    let location = record.location.canonicalize()?;
-    let user = process::invoking_user();
-    if user != "root" {
-        root::add_host_account(&location, &user)?;
-    }
-    root::install_resolv_conf(&location)?;
-    let plan = plan::plan(&location, arch, emulator.as_deref(), &record.binds);
-    namespace::prepare_pin_dir(&paths::pin_dir())?;
-    clear_stale_pin(&pin)?;
-    namespace::create(&plan, &pin)?;
+    let plan = plan_start(record, true)?;
+    apply_start(&plan, &pin)?;
     Ok(Started::Now)
+}
+
+/// Carry out a [`StartPlan`] and pin the namespace at `pin`.
+fn apply_start(plan: &StartPlan, pin: &Path) -> Result<()> {
+    crate::binfmt::policy::apply(&plan.binfmt, plan.arch)?;
+    root::apply_edits(&plan.account_edits).with_context(|| {
+        format!(
+            "cannot give the root {} the user's account",
+            plan.root.display()
+        )
+    })?;
+    root::apply_resolv_conf(&plan.resolv_conf)?;
+    for m in &plan.mounts.mounts {
+        if let mounts::Mount::Bind { source, .. } = m {
+            if !source.exists() {
+                bail!(
+                    "cannot bind {} into the container: it does not exist on the host; create it (mkdir -p {}) or drop that --bind (a bind is kept in the container's record: `archbuild remove --keep-root` forgets it)",
+                    source.display(),
+                    source.display()
+                );
+            }
+        }
+    }
+    // Mount points are made in the root before the namespace is, so errors come early
+    // and with the host's view of the paths.
+    let targets = plan
+        .mounts
+        .mounts
+        .iter()
+        .map(|m| {
+            let kind = match m {
+                mounts::Mount::Bind { kind, .. } => *kind,
+                _ => mounts::MountPoint::Directory,
+            };
+            root::ensure_mount_point(&plan.mounts.root, m.target(), kind)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let steps = mounts::namespace_steps(&plan.mounts, &targets)?;
+    namespace::prepare_pin_dir(&settings::pin_dir())?;
+    clear_stale_pin(pin)?;
+    namespace::create(&steps, pin)
 }
 
 /// Checks before running anything in `record`: running, binfmt entry still in force
@@ -121,25 +157,24 @@ fn prepare_enter(
     let host = arch::host()?;
     crate::binfmt::ensure(arch, record.emulator.as_deref())?;
     let user = spec.identity.user_name();
-    if user != "root" {
-        root::add_host_account(&record.location, &user)
-            .with_context(|| format!("cannot give user '{user}' an account in the container"))?;
-    }
+    let edits = root::account_edits(&record.location, &user)?;
+    root::apply_edits(&edits)
+        .with_context(|| format!("cannot give user '{user}' an account in the container"))?;
     Ok((pin, arch, arch.needs_linux32_on(host)))
 }
 
 /// Run a command (or a login shell) in the running container `record` and wait for it;
-/// returns its exit status.
+/// returns its exit status. The command runs in a fresh `archbuild enter` process, so
+/// this works from a process with threads.
 pub fn enter(record: &Record, spec: &process::RunSpec) -> Result<i32> {
-    let (pin, arch, linux32) = prepare_enter(record, spec)?;
-    process::run(&pin, arch, linux32, spec)
+    process::run_in_fresh_process(&record.name, spec)
 }
 
 /// Replace this process with the command inside `record` (as `nsenter` does): its exit
 /// status and signals are the command's own. The process must be single-threaded.
 pub fn enter_exec(record: &Record, spec: &process::RunSpec) -> Result<std::convert::Infallible> {
     let (pin, arch, linux32) = prepare_enter(record, spec)?;
-    process::exec(&pin, arch, linux32, spec)
+    process::exec(&record.name, &pin, arch, linux32, spec)
 }
 
 /// What `stop` did.
@@ -159,7 +194,8 @@ pub fn stop(name: &str, grace: Duration) -> Result<Stopped> {
         clear_stale_pin(&pin)?;
         return Ok(Stopped::NotRunning);
     }
-    let killed = namespace::end_processes(&pin, grace)?;
+    let identity = namespace::pinned_identity(&pin)?;
+    let killed = namespace::end_processes(&identity, grace);
     namespace::unpin(&pin)?;
     Ok(Stopped::Now { killed })
 }
@@ -189,7 +225,7 @@ pub fn status(record: &Record) -> Result<Status> {
     let running = namespace::is_pinned(&pin);
     let arch = record_arch(record)?;
     let processes = if running {
-        namespace::processes_in(&pin)?
+        namespace::processes_in_pinned(&pin)?
             .into_iter()
             .map(|pid| ProcessInfo {
                 pid: pid.as_raw(),
@@ -206,14 +242,23 @@ pub fn status(record: &Record) -> Result<Status> {
     } else {
         Vec::new()
     };
-    let mut binds: Vec<crate::state::Bind> = plan::SHARED_WITH_HOST
+    let plan = mount_plan(record)?;
+    let binds = plan
+        .mounts
         .iter()
-        .map(|d| crate::state::Bind {
-            source: d.into(),
-            target: d.into(),
+        .filter_map(|m| match m {
+            mounts::Mount::Bind {
+                source,
+                target,
+                kind: mounts::MountPoint::Directory,
+                ..
+            } => Some(crate::state::Bind {
+                source: source.clone(),
+                target: target.clone(),
+            }),
+            _ => None,
         })
         .collect();
-    binds.extend(record.binds.iter().cloned());
     Ok(Status {
         name: record.name.clone(),
         arch: record.arch.clone(),

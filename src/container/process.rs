@@ -3,14 +3,12 @@
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::{anyhow, Context, Result};
-use nix::unistd::{execve, fork, setgid, setgroups, setuid, ForkResult, Gid, Uid};
 
 use crate::arch::Arch;
-use crate::container::namespace;
 use crate::container::root::{self, Account};
+use crate::sys;
 
 /// Who runs the command inside.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,14 +32,7 @@ impl Identity {
 
 /// The user who called archbuild, through sudo or not.
 pub fn invoking_user() -> String {
-    match std::env::var("SUDO_USER") {
-        Ok(user) if !user.is_empty() => user,
-        _ => nix::unistd::User::from_uid(nix::unistd::getuid())
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .unwrap_or_else(|| "root".to_string()),
-    }
+    crate::user::invoking_user()
 }
 
 /// What to run.
@@ -57,14 +48,14 @@ pub struct RunSpec {
 }
 
 /// Supplementary groups of `user` (with primary group `gid`) in a group file's text.
-fn groups_of(group_text: &str, user: &str, gid: u32) -> Vec<Gid> {
-    let mut gids = vec![Gid::from_raw(gid)];
+fn groups_of(group_text: &str, user: &str, gid: u32) -> Vec<u32> {
+    let mut gids = vec![gid];
     for line in group_text.lines() {
         let f: Vec<&str> = line.split(':').collect();
         if f.len() >= 4 && f[3].split(',').any(|m| m == user) {
             if let Ok(g) = f[2].parse::<u32>() {
-                if !gids.contains(&Gid::from_raw(g)) {
-                    gids.push(Gid::from_raw(g));
+                if !gids.contains(&g) {
+                    gids.push(g);
                 }
             }
         }
@@ -112,85 +103,43 @@ fn cstring(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| anyhow!("argument contains a NUL byte: {s:?}"))
 }
 
-/// The command archbuild waits for, for the signal handler.
-static CHILD: AtomicI32 = AtomicI32::new(0);
-
-/// Signals archbuild passes on to the command it waits for.
-const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
-
-/// Pass a signal on to the command inside, unless the terminal sent it: a terminal's
-/// Ctrl-C (`SI_KERNEL`) already reached the whole foreground process group, command
-/// included, while one sent with kill(2) (`SI_USER`, as sudo relays Ctrl-C from its own
-/// pty) reached archbuild only.
-extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
-    let from_terminal = !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL;
-    let child = CHILD.load(Ordering::SeqCst);
-    if !from_terminal && child > 0 {
-        unsafe { libc::kill(child, sig) };
+/// The arguments of the `archbuild enter` process that runs `spec` in `name`.
+fn enter_arguments(name: &str, spec: &RunSpec) -> Vec<String> {
+    let mut args = vec!["enter".to_string(), name.to_string()];
+    match &spec.identity {
+        Identity::Root => args.push("--root".into()),
+        Identity::Named(user) => args.extend(["--user".into(), user.clone()]),
+        Identity::Invoker => {}
     }
+    if let Some(cwd) = &spec.cwd {
+        args.extend(["--cwd".into(), cwd.display().to_string()]);
+    }
+    for (key, value) in &spec.env {
+        args.extend(["--env".into(), format!("{key}={value}")]);
+    }
+    args.push("--".into());
+    args.extend(spec.command.iter().cloned());
+    args
 }
 
-fn set_handler(
-    sig: libc::c_int,
-    handler: libc::sighandler_t,
-    flags: libc::c_int,
-) -> libc::sigaction {
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = handler;
-        action.sa_flags = flags;
-        libc::sigemptyset(&mut action.sa_mask);
-        let mut old: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(sig, &action, &mut old);
-        old
-    }
-}
-
-/// Run `spec` in the container pinned at `pin` and wait for it; returns its exit status.
-/// Signals meant for archbuild are passed on to the command (see `forward`).
-pub fn run(pin: &Path, arch: &Arch, linux32: bool, spec: &RunSpec) -> Result<i32> {
-    let handler = forward as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
-    let old: Vec<(libc::c_int, libc::sigaction)> = FORWARDED
-        .iter()
-        .map(|&sig| {
-            (
-                sig,
-                set_handler(
-                    sig,
-                    handler as libc::sighandler_t,
-                    libc::SA_SIGINFO | libc::SA_RESTART,
-                ),
-            )
-        })
-        .collect();
-    // SAFETY: single-threaded; the child execs or _exits.
-    let forked = unsafe { fork() };
-    let result = match forked {
-        Ok(ForkResult::Child) => {
-            for sig in FORWARDED {
-                set_handler(sig, libc::SIG_DFL, 0);
-            }
-            let err = exec(pin, arch, linux32, spec).unwrap_err();
-            eprintln!("archbuild: error: {}", crate::error::one_line(&err));
-            let code = if err.downcast_ref::<ExecFailed>().is_some() {
-                127
-            } else {
-                1
-            };
-            unsafe { libc::_exit(code) };
-        }
-        Ok(ForkResult::Parent { child }) => {
-            CHILD.store(child.as_raw(), Ordering::SeqCst);
-            let status = namespace::wait_status(child);
-            CHILD.store(0, Ordering::SeqCst);
-            status
-        }
-        Err(e) => Err(e.into()),
-    };
-    for (sig, action) in old {
-        unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) };
-    }
-    result
+/// Run `spec` in the running container `name` through a fresh `archbuild enter`
+/// process and wait for it; returns its exit status. A fresh process joins the
+/// namespace single-threaded whatever this one runs (an HTTP client's threads, a log
+/// reader), and signals meant for archbuild are passed on to it.
+pub fn run_in_fresh_process(name: &str, spec: &RunSpec) -> Result<i32> {
+    let exe = std::env::current_exe().context("cannot find the archbuild program itself")?;
+    let forwarding = sys::signals::Forwarding::install();
+    let mut child = std::process::Command::new(&exe)
+        .args(enter_arguments(name, spec))
+        .spawn()
+        .with_context(|| format!("cannot run {}", exe.display()))?;
+    forwarding.target(child.id() as i32);
+    let status = child.wait().context("cannot wait for the command inside")?;
+    drop(forwarding);
+    use std::os::unix::process::ExitStatusExt;
+    Ok(status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
 
 /// The command could not be started inside the container (shell convention: 127).
@@ -208,23 +157,21 @@ impl std::error::Error for ExecFailed {}
 /// Become `spec` inside the container pinned at `pin`: join, switch user, exec. Never
 /// returns on success. The calling process must be single-threaded.
 pub fn exec(
+    name: &str,
     pin: &Path,
     arch: &Arch,
     linux32: bool,
     spec: &RunSpec,
 ) -> Result<std::convert::Infallible> {
-    namespace::join(pin)?;
+    sys::namespace::join(pin)?;
     if linux32 {
-        // PER_LINUX32: `uname -m` says i686/armv7l instead of the 64-bit host arch.
-        if unsafe { libc::personality(0x0008) } == -1 {
-            return Err(anyhow!(
-                "cannot set the linux32 personality: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
+        sys::process::set_linux32()?;
     }
-    let passwd = std::fs::read_to_string("/etc/passwd")
-        .context("cannot read /etc/passwd inside the container")?;
+    let passwd = std::fs::read_to_string("/etc/passwd").map_err(|e| {
+        anyhow!(
+            "container '{name}' has no readable /etc/passwd ({e}): restart it (`archbuild stop {name} && archbuild start {name}`) and archbuild creates one"
+        )
+    })?;
     let user = spec.identity.user_name();
     let mut account = root::find_account(&passwd, &user).ok_or_else(|| {
         anyhow!("user '{user}' does not exist inside the container: pass --root or --user NAME")
@@ -247,12 +194,13 @@ pub fn exec(
     .flatten()
     .find(|d| d.is_dir())
     .unwrap_or_else(|| PathBuf::from("/"));
-    std::env::set_current_dir(&cwd)
-        .with_context(|| format!("cannot change to {}", cwd.display()))?;
-
-    setgroups(&groups).context("setgroups")?;
-    setgid(Gid::from_raw(account.gid)).context("setgid")?;
-    setuid(Uid::from_raw(account.uid)).context("setuid")?;
+    std::env::set_current_dir(&cwd).with_context(|| {
+        format!(
+            "cannot change to {} inside container '{name}' (it exists there but cannot be entered): run from another directory",
+            cwd.display()
+        )
+    })?;
+    sys::process::switch_user(account.uid, account.gid, &groups)?;
 
     let env: Vec<CString> = environment(&account, arch, &spec.env)
         .iter()
@@ -276,7 +224,7 @@ pub fn exec(
         )
     };
     let program_c = cstring(&program.to_string_lossy())?;
-    let errno = execve(&program_c, &argv, &env).unwrap_err();
+    let errno = sys::process::exec(&program_c, &argv, &env);
     Err(ExecFailed(format!(
         "cannot run {} inside the container: {errno}",
         program.display()
@@ -307,11 +255,40 @@ mod tests {
     #[test]
     fn supplementary_groups_from_group_file() {
         let text = "root:x:0:\nwheel:x:10:pkger,other\nusers:x:100:\nkvm:x:36:pkger\n";
-        let gids: Vec<u32> = groups_of(text, "pkger", 100)
-            .iter()
-            .map(|g| g.as_raw())
-            .collect();
-        assert_eq!(gids, vec![100, 10, 36]);
+        assert_eq!(groups_of(text, "pkger", 100), vec![100, 10, 36]);
+    }
+
+    #[test]
+    fn a_fresh_enter_process_gets_identity_cwd_env_and_command() {
+        let spec = RunSpec {
+            identity: Identity::Named("abuild".into()),
+            command: vec!["osc".into(), "--version".into()],
+            cwd: Some("/home/p/pkg".into()),
+            env: vec![("OSC_CONFIG".into(), "/x".into())],
+        };
+        assert_eq!(
+            enter_arguments("aarch64", &spec),
+            [
+                "enter",
+                "aarch64",
+                "--user",
+                "abuild",
+                "--cwd",
+                "/home/p/pkg",
+                "--env",
+                "OSC_CONFIG=/x",
+                "--",
+                "osc",
+                "--version"
+            ]
+        );
+        let root = RunSpec {
+            identity: Identity::Root,
+            command: vec![],
+            cwd: None,
+            env: vec![],
+        };
+        assert_eq!(enter_arguments("a", &root), ["enter", "a", "--root", "--"]);
     }
 
     #[test]

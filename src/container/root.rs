@@ -10,7 +10,9 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::arch::{self, Arch};
-use crate::container::plan::MountPoint;
+use serde::Serialize;
+
+use crate::container::mounts::MountPoint;
 
 /// Resolve `path` (absolute, as seen inside the container) to a host path under `root`,
 /// following symlinks as the container would see them. Missing tails are kept as they are.
@@ -215,6 +217,9 @@ fn append_line(path: &Path, line: &str) -> Result<()> {
     } else {
         "\n"
     };
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     let mut file = fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -224,17 +229,45 @@ fn append_line(path: &Path, line: &str) -> Result<()> {
     Ok(())
 }
 
-/// Give the root the host account called `user` (from the host's /etc/passwd and /etc/group).
-pub fn add_host_account(root: &Path, user: &str) -> Result<()> {
-    let host_passwd = fs::read_to_string("/etc/passwd").context("cannot read /etc/passwd")?;
-    let host_group = fs::read_to_string("/etc/group").unwrap_or_default();
-    let account = find_account(&host_passwd, user)
-        .ok_or_else(|| anyhow!("user '{user}' is not in the host's /etc/passwd"))?;
-    let group = group_name(&host_group, account.gid).unwrap_or_else(|| account.name.clone());
+/// A line to append to a file of the root (its host path).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Append {
+    pub file: PathBuf,
+    pub line: String,
+}
+
+/// What the root's passwd and group need so that `user` can log in: root's own account
+/// when the root has no passwd at all, and the host account of `user` (same uid, gid
+/// and home) unless the root already knows that name.
+pub fn account_edits(root: &Path, user: &str) -> Result<Vec<Append>> {
     let passwd_path = resolve_in_root(root, Path::new("/etc/passwd"))?;
     let group_path = resolve_in_root(root, Path::new("/etc/group"))?;
     let root_passwd = fs::read_to_string(&passwd_path).unwrap_or_default();
     let root_group = fs::read_to_string(&group_path).unwrap_or_default();
+    let mut edits = Vec::new();
+    if !passwd_path.exists() {
+        edits.push(Append {
+            file: passwd_path.clone(),
+            line: "root:x:0:0:root:/root:/bin/sh".into(),
+        });
+    }
+    if !group_path.exists() {
+        edits.push(Append {
+            file: group_path.clone(),
+            line: "root:x:0:".into(),
+        });
+    }
+    if user == "root" || find_account(&root_passwd, user).is_some() {
+        return Ok(edits);
+    }
+    let host_passwd = fs::read_to_string("/etc/passwd").context("cannot read /etc/passwd")?;
+    let host_group = fs::read_to_string("/etc/group").unwrap_or_default();
+    let account = find_account(&host_passwd, user).ok_or_else(|| {
+        anyhow!(
+            "user '{user}' is neither in the container's /etc/passwd nor the host's: pass --root, or --user with an account that exists"
+        )
+    })?;
+    let group = group_name(&host_group, account.gid).unwrap_or_else(|| account.name.clone());
     let shell_inside = if resolve_in_root(root, &account.shell)?.exists() {
         account.shell.clone()
     } else {
@@ -242,34 +275,64 @@ pub fn add_host_account(root: &Path, user: &str) -> Result<()> {
     };
     let (passwd_line, group_line) =
         account_lines(&root_passwd, &root_group, &account, &group, &shell_inside);
-    if let Some(line) = passwd_line {
-        append_line(&passwd_path, &line)?;
-    }
-    if let Some(line) = group_line {
-        append_line(&group_path, &line)?;
+    edits.extend(passwd_line.map(|line| Append {
+        file: passwd_path,
+        line,
+    }));
+    edits.extend(group_line.map(|line| Append {
+        file: group_path,
+        line,
+    }));
+    Ok(edits)
+}
+
+/// Append the lines [`account_edits`] decided on.
+pub fn apply_edits(edits: &[Append]) -> Result<()> {
+    for edit in edits {
+        append_line(&edit.file, &edit.line)?;
     }
     Ok(())
 }
 
-/// Give the root working DNS: a copy of the host's resolver configuration (a copy, not a
+/// What the root's resolver configuration needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolvConf {
+    /// Copy the host's file to this host path (replacing a symlink there).
+    Copy { to: PathBuf },
+    /// Already the same as the host's.
+    Current,
+    /// The host has none, or the root has no /etc: nothing to do.
+    NotNeeded,
+}
+
+/// Working DNS comes from a copy of the host's resolver configuration (a copy, not a
 /// bind, so package managers inside can still replace the file).
-pub fn install_resolv_conf(root: &Path) -> Result<()> {
+pub fn resolv_conf(root: &Path) -> Result<ResolvConf> {
     let Ok(host) = fs::read("/etc/resolv.conf") else {
-        return Ok(());
+        return Ok(ResolvConf::NotNeeded);
     };
     let etc = resolve_in_root(root, Path::new("/etc"))?;
     if !etc.is_dir() {
-        return Ok(());
+        return Ok(ResolvConf::NotNeeded);
     }
     let inside = etc.join("resolv.conf");
     if fs::read(&inside).ok().as_deref() == Some(host.as_slice()) {
+        return Ok(ResolvConf::Current);
+    }
+    Ok(ResolvConf::Copy { to: inside })
+}
+
+pub fn apply_resolv_conf(action: &ResolvConf) -> Result<()> {
+    let ResolvConf::Copy { to } = action else {
         return Ok(());
-    }
+    };
+    let host = fs::read("/etc/resolv.conf").context("cannot read /etc/resolv.conf")?;
     // A symlink (often dangling, to a resolver of the root's own init system) is replaced.
-    if fs::symlink_metadata(&inside).is_ok_and(|m| m.file_type().is_symlink()) {
-        fs::remove_file(&inside)?;
+    if fs::symlink_metadata(to).is_ok_and(|m| m.file_type().is_symlink()) {
+        fs::remove_file(to)?;
     }
-    fs::write(&inside, host).with_context(|| format!("cannot write {}", inside.display()))
+    fs::write(to, host).with_context(|| format!("cannot write {}", to.display()))
 }
 
 #[cfg(test)]
@@ -326,6 +389,48 @@ mod tests {
         );
         assert_eq!(p, None);
         assert_eq!(g.as_deref(), Some("users:x:100:"));
+    }
+
+    #[test]
+    fn a_root_without_passwd_gets_roots_account_and_known_users_are_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir(root.join("etc")).unwrap();
+        let edits = account_edits(root, "root").unwrap();
+        assert_eq!(
+            edits.iter().map(|e| e.line.as_str()).collect::<Vec<_>>(),
+            ["root:x:0:0:root:/root:/bin/sh", "root:x:0:"]
+        );
+        apply_edits(&edits).unwrap();
+        assert!(account_edits(root, "root").unwrap().is_empty());
+        append_line(
+            &root.join("etc/passwd"),
+            "abuild:x:399:399::/abuild:/bin/sh",
+        )
+        .unwrap();
+        assert!(account_edits(root, "abuild").unwrap().is_empty());
+        let err = account_edits(root, "no-such-user-anywhere")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--root"), "{err}");
+    }
+
+    #[test]
+    fn resolv_conf_is_copied_only_when_it_differs() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        assert_eq!(resolv_conf(root).unwrap(), ResolvConf::NotNeeded);
+        fs::create_dir(root.join("etc")).unwrap();
+        if Path::new("/etc/resolv.conf").exists() {
+            assert_eq!(
+                resolv_conf(root).unwrap(),
+                ResolvConf::Copy {
+                    to: root.join("etc/resolv.conf")
+                }
+            );
+            apply_resolv_conf(&resolv_conf(root).unwrap()).unwrap();
+            assert_eq!(resolv_conf(root).unwrap(), ResolvConf::Current);
+        }
     }
 
     #[test]

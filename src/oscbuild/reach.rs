@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
-use crate::container::plan::{Mount, MountPlan};
+use crate::container::mounts::{Mount, MountPlan};
 
 /// What appears at `inside` (an absolute path inside the container).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub fn shared_dirs(plan: &MountPlan) -> Vec<PathBuf> {
             Mount::Bind {
                 source,
                 target,
-                kind: crate::container::plan::MountPoint::Directory,
+                kind: crate::container::mounts::MountPoint::Directory,
                 ..
             } if source == target => Some(target.clone()),
             _ => None,
@@ -91,7 +91,7 @@ mod tests {
                 target: t.into(),
             })
             .collect();
-        crate::container::plan::plan(
+        crate::container::mounts::plan(
             Path::new("/var/lib/archbuild/roots/aarch64"),
             arch,
             Some(Path::new("/usr/bin/qemu-aarch64")),

@@ -11,11 +11,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::arch::{self, Arch};
 use crate::bootstrap::distributions;
 use crate::bootstrap::plan::Plan;
-use crate::oscbuild::{checkout, command, oscrc, ownership, reach};
-use crate::container::{self, plan, process, root};
+use crate::container::{self, mounts as plan, process, root};
 use crate::error::usage;
 use crate::obs::meta::ProjectMeta;
 use crate::obs::Client;
+use crate::oscbuild::{checkout, command, oscrc, ownership, reach};
 use crate::state::{self, Record};
 
 /// Everything `archbuild build` was asked.
@@ -130,7 +130,7 @@ fn bootstrap_plan(
 
 /// Make container `name` from `plan` (with the bootstrap's progress and log).
 fn bootstrap_container(name: &str, plan: Plan, project: &str, repository: &str) -> Result<Record> {
-    let location = crate::paths::roots_dir().join(name);
+    let location = crate::settings::roots_dir().join(name);
     eprintln!(
         "archbuild: there is no container '{name}' yet: bootstrapping one for {} from {project}/{repository} (with osc) in {}",
         plan.arch,

@@ -1,7 +1,9 @@
-//! Deleting a root safely. Deleting a root while /home or /var/tmp is bound into it
-//! deletes the host's files, so removal first proves that no mount lies under the root
-//! (mountinfo, and the mount id of every directory it walks), and never crosses into
-//! another file system or mount.
+//! The one way archbuild deletes trees (a container's root, a bootstrap location it
+//! starts over). Deleting a root while /home or /var/tmp is bound into it deletes the
+//! host's files, so deletion first proves that no mount lies under the tree (mountinfo,
+//! and the mount id of every directory it walks, which unlike the device number tells
+//! a bind mount of the same file system apart), checks again before it descends into
+//! each directory, and never crosses into another mount.
 
 use std::fs;
 use std::path::Path;
@@ -9,26 +11,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use crate::mountinfo;
-
-/// The mount id of `path` (statx STATX_MNT_ID), without following a final symlink.
-fn mount_id(path: &Path) -> Result<u64> {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
-    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
-    let rc = unsafe {
-        libc::statx(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-            libc::STATX_MNT_ID,
-            &mut stx,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("cannot stat {}", path.display()));
-    }
-    Ok(stx.stx_mnt_id)
-}
+use crate::sys::mounts::mount_id;
 
 /// Refuse when anything is mounted at or under `root` in this namespace.
 pub fn check_no_mounts(root: &Path) -> Result<()> {
@@ -83,18 +66,25 @@ fn delete_tree(dir: &Path, root_mount: u64) -> Result<()> {
     Ok(())
 }
 
-/// Delete `root` and everything in it, if nothing is mounted under it.
-pub fn remove_root(root: &Path) -> Result<()> {
+/// Delete everything inside `root`, keeping `root` itself, if nothing is mounted under
+/// it. Returns the canonical path.
+pub fn empty_dir(root: &Path) -> Result<std::path::PathBuf> {
     let root = root
         .canonicalize()
         .with_context(|| format!("cannot find {}", root.display()))?;
     if root == Path::new("/") {
-        bail!("refusing to remove /");
+        bail!("refusing to delete the contents of /");
     }
     check_no_mounts(&root)?;
     let root_mount = mount_id(&root)?;
     check_one_mount(&root, root_mount)?;
     delete_tree(&root, root_mount)?;
+    Ok(root)
+}
+
+/// Delete `root` and everything in it, if nothing is mounted under it.
+pub fn remove_tree(root: &Path) -> Result<()> {
+    let root = empty_dir(root)?;
     fs::remove_dir(&root).with_context(|| format!("cannot remove {}", root.display()))?;
     Ok(())
 }
@@ -112,8 +102,18 @@ mod tests {
         std::fs::create_dir_all(root.join("a/b")).unwrap();
         std::fs::write(root.join("a/b/f"), b"x").unwrap();
         std::os::unix::fs::symlink(outside.path(), root.join("link")).unwrap();
-        remove_root(&root).unwrap();
+        remove_tree(&root).unwrap();
         assert!(!root.exists());
         assert!(outside.path().join("keep").exists());
+    }
+
+    #[test]
+    fn emptying_keeps_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        std::fs::write(dir.path().join("f"), b"x").unwrap();
+        empty_dir(dir.path()).unwrap();
+        assert!(dir.path().is_dir());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

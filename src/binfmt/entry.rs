@@ -1,17 +1,14 @@
-//! binfmt_misc entries as values: parse and format register lines, read the live table,
-//! register and remove entries, and write binfmt.d files. The functions that touch
-//! `/proc/sys/fs/binfmt_misc` are the few at the bottom.
+//! binfmt_misc entries as values: parse and format register lines and the kernel's
+//! entry files, match ELF headers, write binfmt.d text. Nothing here touches the kernel.
 
 use std::fmt;
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use serde::Serialize;
 
 use crate::arch::Arch;
-use crate::paths;
+use crate::settings;
 
 /// binfmt_misc flags (the last field of a register line).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -135,7 +132,7 @@ impl Entry {
     /// The entry archbuild registers for `arch`: qemu's magic/mask, flags `FP` by default.
     pub fn for_arch(arch: &Arch, interpreter: &Path, flags: Flags) -> Entry {
         Entry {
-            name: format!("{}{}", paths::binfmt_prefix(), arch.qemu),
+            name: format!("{}{}", settings::binfmt_prefix(), arch.qemu),
             matcher: Matcher::Magic {
                 offset: 0,
                 magic: unescape(arch.magic).expect("arch table magic is valid"),
@@ -229,6 +226,12 @@ impl Entry {
         }
     }
 
+    /// The same entry under another name.
+    pub fn renamed(mut self, name: &str) -> Entry {
+        self.name = name.to_string();
+        self
+    }
+
     /// Does this entry claim a binary whose first bytes are `header`?
     pub fn matches_header(&self, header: &[u8]) -> bool {
         let Matcher::Magic {
@@ -317,54 +320,9 @@ impl LiveEntry {
     }
 }
 
-/// Why an entry does or does not run binaries inside a container.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum Usability {
-    Works,
-    Disabled,
-    NoFixBinary,
-    EmulatorProblem(String),
-}
-
-impl fmt::Display for Usability {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Usability::Works => f.write_str("works in containers"),
-            Usability::Disabled => f.write_str("is disabled"),
-            Usability::NoFixBinary => {
-                f.write_str("lacks the F flag, so its interpreter is not found inside a container")
-            }
-            Usability::EmulatorProblem(why) => f.write_str(why),
-        }
-    }
-}
-
-/// Judge a live entry: enabled, F flag, and a static root-owned interpreter.
-pub fn usability(live: &LiveEntry) -> Usability {
-    if !live.enabled {
-        return Usability::Disabled;
-    }
-    if !live.entry.flags.fix_binary {
-        return Usability::NoFixBinary;
-    }
-    match crate::emulator::verify(&live.entry.interpreter) {
-        Ok(_) => Usability::Works,
-        Err(e) => Usability::EmulatorProblem(format!("{e:#}")),
-    }
-}
-
 /// A representative ELF header of `arch` (the magic bytes themselves).
 pub fn sample_header(arch: &Arch) -> Vec<u8> {
     unescape(arch.magic).expect("arch table magic is valid")
-}
-
-/// The entry the kernel would use for `arch` now: the newest enabled match.
-/// `table` must be in kernel order (newest first), as `read_table` returns it.
-pub fn winner<'a>(table: &'a [LiveEntry], arch: &Arch) -> Option<&'a LiveEntry> {
-    let header = sample_header(arch);
-    table
-        .iter()
-        .find(|e| e.enabled && e.entry.matches_header(&header))
 }
 
 /// The text of a `binfmt.d` file holding `entry`.
@@ -376,109 +334,12 @@ pub fn binfmt_d_text(entry: &Entry) -> String {
     )
 }
 
-// ---- The functions below touch the kernel. ----
-
-/// Make sure binfmt_misc is mounted and enabled; mount it when `register` is missing.
-pub fn ensure_mounted() -> Result<PathBuf> {
-    let dir = paths::binfmt_misc_dir();
-    if !dir.join("register").exists() {
-        nix::mount::mount(
-            Some("binfmt_misc"),
-            &dir,
-            Some("binfmt_misc"),
-            nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV | nix::mount::MsFlags::MS_NOEXEC,
-            None::<&str>,
-        )
-        .map_err(|e| {
-            anyhow!(
-                "binfmt_misc is not available at {} ({e}): load it with `modprobe binfmt_misc` and mount it with `mount -t binfmt_misc binfmt_misc {}`",
-                dir.display(),
-                dir.display()
-            )
-        })?;
-    }
-    let status = fs::read_to_string(dir.join("status")).unwrap_or_default();
-    if status.trim() == "disabled" {
-        bail!(
-            "binfmt_misc is disabled: enable it with `echo 1 > {}`",
-            dir.join("status").display()
-        );
-    }
-    Ok(dir)
-}
-
-/// Every entry in the kernel's table, newest first (the order the kernel matches in).
-pub fn read_table() -> Result<Vec<LiveEntry>> {
-    let dir = paths::binfmt_misc_dir();
-    let mut table = Vec::new();
-    let listing = fs::read_dir(&dir).with_context(|| {
-        format!(
-            "cannot read {} (is binfmt_misc mounted? `archbuild doctor` checks)",
-            dir.display()
-        )
-    })?;
-    for dirent in listing {
-        let dirent = dirent?;
-        let name = dirent.file_name().to_string_lossy().into_owned();
-        if name == "register" || name == "status" {
-            continue;
-        }
-        // An entry may vanish between readdir and read (another tool removing it).
-        let Ok(text) = fs::read_to_string(dirent.path()) else {
-            continue;
-        };
-        table.push(LiveEntry::parse(&name, &text)?);
-    }
-    // readdir lists binfmt_misc's entries newest first, the order the kernel tries them.
-    Ok(table)
-}
-
-/// Register `entry`; replace an existing entry of the same name.
-pub fn register(entry: &Entry) -> Result<()> {
-    let dir = ensure_mounted()?;
-    if dir.join(&entry.name).exists() {
-        remove(&entry.name)?;
-    }
-    let line = entry.register_line();
-    if line.len() > 1920 {
-        bail!(
-            "binfmt register line for '{}' is longer than the kernel's 1920 bytes",
-            entry.name
-        );
-    }
-    let mut register = fs::OpenOptions::new()
-        .write(true)
-        .open(dir.join("register"))
-        .with_context(|| format!("cannot open {}/register (are you root?)", dir.display()))?;
-    register.write_all(line.as_bytes()).map_err(|e| {
-        anyhow!(
-            "the kernel refused binfmt entry '{}' ({e}); line was: {line}",
-            entry.name
-        )
-    })?;
-    Ok(())
-}
-
-/// Remove the entry called `name`; a missing entry is not an error.
-pub fn remove(name: &str) -> Result<bool> {
-    validate_name(name)?;
-    let path = paths::binfmt_misc_dir().join(name);
-    match fs::write(&path, "-1") {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(anyhow!(
-            "cannot remove binfmt entry {} ({e}); are you root?",
-            path.display()
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn qemu_lines() -> Vec<(String, String)> {
-        include_str!("../tests/data/qemu-binfmt-table.txt")
+        include_str!("../../tests/data/qemu-binfmt-table.txt")
             .lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
             .map(|l| {
@@ -559,27 +420,6 @@ mod tests {
     }
 
     #[test]
-    fn winner_is_the_newest_enabled_match() {
-        let arm = crate::arch::lookup("armv7l").unwrap();
-        let mk = |name: &str, enabled: bool, flags: &str| LiveEntry {
-            enabled,
-            entry: Entry::for_arch(
-                arm,
-                Path::new("/usr/bin/qemu-arm"),
-                Flags::parse(flags).unwrap(),
-            )
-            .renamed(name),
-        };
-        let table = vec![
-            mk("newest-disabled", false, "F"),
-            mk("newer", true, "P"),
-            mk("old", true, "FP"),
-        ];
-        assert_eq!(winner(&table, arm).unwrap().entry.name, "newer");
-        assert!(winner(&table, crate::arch::lookup("s390x").unwrap()).is_none());
-    }
-
-    #[test]
     fn each_arm_flavour_and_aarch64_are_told_apart() {
         let aarch64 = crate::arch::lookup("aarch64").unwrap();
         let arm = crate::arch::lookup("armv7l").unwrap();
@@ -587,95 +427,4 @@ mod tests {
         assert!(entry.matches_header(&sample_header(aarch64)));
         assert!(!entry.matches_header(&sample_header(arm)));
     }
-
-    impl Entry {
-        fn renamed(mut self, name: &str) -> Entry {
-            self.name = name.to_string();
-            self
-        }
-    }
-}
-
-fn own_entry_required() -> bool {
-    std::env::var("ARCHBUILD_BINFMT_OWN_ONLY").is_ok_and(|v| v == "1")
-}
-
-/// What `ensure` found or did for an arch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum Ensured {
-    /// The host runs this arch natively; no entry is needed.
-    Native,
-    /// The entry the kernel already picks works in containers.
-    Existing(String),
-    /// archbuild registered its own entry; the reason is kept for the message.
-    Registered { name: String, reason: String },
-}
-
-/// Before a container of `arch` starts or is entered: make sure the entry the kernel
-/// will pick for it (the newest enabled match) works inside a container, and register
-/// archbuild's own `FP` entry when it does not (missing, no F flag, flushed by
-/// systemd-binfmt, dynamic emulator). Says what it did on stderr.
-pub fn ensure(arch: &Arch, emulator: Option<&Path>) -> Result<Ensured> {
-    let host = crate::arch::host()?;
-    if arch.is_native_on(host) {
-        return Ok(Ensured::Native);
-    }
-    ensure_mounted()?;
-    let table = read_table()?;
-    // With ARCHBUILD_BINFMT_OWN_ONLY=1 archbuild keeps an entry of its own even when
-    // another working one wins: whoever owns that one may remove it while our processes
-    // still exec, and the kernel then falls back to ours (tests and benchmarks that run
-    // beside each other need this).
-    let own_name = format!("{}{}", paths::binfmt_prefix(), arch.qemu);
-    let own_missing = own_entry_required()
-        && !table.iter().any(|e| {
-            e.entry.name == own_name
-                && e.entry.matches_header(&sample_header(arch))
-                && usability(e) == Usability::Works
-        });
-    let reason = match winner(&table, arch) {
-        Some(live) => match usability(live) {
-            Usability::Works if own_missing => {
-                format!(
-                    "archbuild keeps its own entry beside '{}' (ARCHBUILD_BINFMT_OWN_ONLY)",
-                    live.entry.name
-                )
-            }
-            Usability::Works
-                if emulator.is_none_or(|wanted| wanted == live.entry.interpreter.as_path()) =>
-            {
-                return Ok(Ensured::Existing(live.entry.name.clone()))
-            }
-            Usability::Works => format!(
-                "entry '{}' uses {}, not the requested emulator",
-                live.entry.name,
-                live.entry.interpreter.display()
-            ),
-            why => format!("entry '{}' {why}", live.entry.name),
-        },
-        None => format!("no binfmt entry handles {} binaries", arch.obs),
-    };
-    let found = crate::emulator::find(arch, emulator)?;
-    let entry = Entry::for_arch(
-        arch,
-        &found.path,
-        Flags {
-            fix_binary: true,
-            preserve_argv0: true,
-            ..Flags::default()
-        },
-    );
-    register(&entry)?;
-    eprintln!(
-        "archbuild: registered binfmt entry {} for {} ({}, flags {}) because {}",
-        entry.name,
-        arch.obs,
-        found.path.display(),
-        entry.flags,
-        reason
-    );
-    Ok(Ensured::Registered {
-        name: entry.name,
-        reason,
-    })
 }

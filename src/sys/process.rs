@@ -1,0 +1,96 @@
+//! Process control: spawning a backend in its own process group and mount namespace,
+//! waiting, user switch, personality, exec.
+
+use std::ffi::CString;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use anyhow::{anyhow, Context, Result};
+use nix::errno::Errno;
+use nix::sys::signal::{killpg, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{execve, setgid, setgroups, setuid, Gid, Pid, Uid};
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The threads of this process (`Threads:` of /proc/self/status).
+pub fn thread_count() -> Option<usize> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// Wait for `child`, returning its exit status as a shell would (128+signal).
+pub fn wait_status(child: Pid) -> Result<i32> {
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(128 + signal as i32),
+            Ok(_) => continue,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Make `cmd` start in its own process group and its own private mount namespace, and
+/// die with archbuild: whatever it mounts (mmdebstrap mounts /proc, /dev, /sys and the
+/// package cache) vanishes with it even when it or archbuild is killed.
+pub fn isolate(cmd: &mut Command) {
+    // SAFETY: only async-signal-safe system calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+            nix::mount::mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )?;
+            Ok(())
+        });
+    }
+}
+
+/// Send `signal` to the process group `group`.
+pub fn signal_group(group: Pid, signal: Signal) {
+    let _ = killpg(group, signal);
+}
+
+/// PER_LINUX32: `uname -m` says i686/armv7l instead of the 64-bit host arch.
+pub fn set_linux32() -> Result<()> {
+    // SAFETY: personality(2) takes a plain integer.
+    if unsafe { libc::personality(0x0008) } == -1 {
+        return Err(anyhow!(
+            "cannot set the linux32 personality: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+/// Become `uid`/`gid` with the supplementary `groups`.
+pub fn switch_user(uid: u32, gid: u32, groups: &[u32]) -> Result<()> {
+    let groups: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    setgroups(&groups).context("cannot set the supplementary groups (setgroups)")?;
+    setgid(Gid::from_raw(gid)).with_context(|| format!("cannot become group {gid}"))?;
+    setuid(Uid::from_raw(uid)).with_context(|| format!("cannot become user {uid}"))?;
+    Ok(())
+}
+
+/// Replace this process with `program`; returns only the errno of a failed exec.
+pub fn exec(program: &CString, argv: &[CString], env: &[CString]) -> Errno {
+    match execve(program, argv, env) {
+        Err(errno) => errno,
+        Ok(never) => match never {},
+    }
+}
