@@ -76,12 +76,13 @@ pub fn load(name: &str) -> Result<Option<Record>> {
     }
 }
 
-/// The record called `name`, or the one error for a name archbuild does not know.
+/// The record called `name`, or the one error for a name archbuild does not know
+/// (exit status 1: the name is well-formed, there is just no such container).
 pub fn require(name: &str) -> Result<Record> {
     load(name)?.ok_or_else(|| {
-        crate::error::usage(format!(
+        anyhow::anyhow!(
             "no container called '{name}': `archbuild list` shows the known ones; create one with `archbuild bootstrap ARCH --name {name}` or `archbuild start --arch ARCH --location DIR --name {name}`"
-        ))
+        )
     })
 }
 

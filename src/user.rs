@@ -10,6 +10,11 @@ pub fn sudo_user_from(sudo_user: Option<&str>, running_as_root: bool) -> Option<
         .map(str::to_string)
 }
 
+/// True when archbuild runs as root.
+pub fn is_root() -> bool {
+    crate::sys::process::is_root()
+}
+
 /// The user archbuild acts for.
 pub fn invoking_user() -> String {
     let running_as_root = crate::sys::process::is_root();

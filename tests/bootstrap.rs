@@ -8,82 +8,34 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Emulated Debian bootstraps take minutes and two cores: run them one at a time.
 static HEAVY: Mutex<()> = Mutex::new(());
 
-struct Env {
-    dir: tempfile::TempDir,
+type Env = common::TestEnv;
+
+/// A test environment whose bootstraps keep their caches private (pristine copies)
+/// or shared across runs (downloaded packages).
+fn bootstrap_env() -> Env {
+    let env = Env::new();
+    let cache = env.path().join("cache");
+    env.with_env("ARCHBUILD_CACHE_DIR", cache).with_env(
+        "ARCHBUILD_PACKAGE_CACHE",
+        common::cache_dir().join("packages"),
+    )
 }
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        common::remove_test_binfmt_entries();
-    }
+trait BootstrapEnv {
+    fn root(&self, name: &str) -> PathBuf;
+    fn record(&self, name: &str) -> Option<serde_json::Value>;
+    fn marker(&self, root: &Path) -> serde_json::Value;
+    fn shell(&self, name: &str, root: &Path, script: &str) -> String;
 }
 
-impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = common::archbuild(self.path());
-        cmd.env("ARCHBUILD_CACHE_DIR", self.path().join("cache"))
-            .env(
-                "ARCHBUILD_PACKAGE_CACHE",
-                common::cache_dir().join("packages"),
-            )
-            .args(args);
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run archbuild")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "archbuild {args:?} failed: {}\nstdout:\n{}\nstderr:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Run, expect exit status `code` and a one-line error containing `needle`.
-    fn fails(&self, args: &[&str], code: i32, needle: &str) -> String {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "archbuild {args:?}: {stderr}"
-        );
-        let error: Vec<&str> = stderr
-            .lines()
-            .filter(|l| l.starts_with("archbuild: error:"))
-            .collect();
-        assert_eq!(error.len(), 1, "expected one error line: {stderr}");
-        assert!(
-            error[0].contains(needle),
-            "archbuild {args:?}: expected '{needle}' in: {stderr}"
-        );
-        error[0].to_string()
-    }
-
+impl BootstrapEnv for Env {
     fn root(&self, name: &str) -> PathBuf {
         self.path().join("state/roots").join(name)
     }
@@ -202,7 +154,7 @@ fn dead_url() -> String {
 
 #[test]
 fn dry_run_prints_the_plan_without_root_or_changes() {
-    let env = Env::new();
+    let env = bootstrap_env();
     let out = env.ok(&[
         "bootstrap",
         "armv7hl",
@@ -251,7 +203,7 @@ fn zypper_aarch64_root_from_local_repository() {
         return;
     }
     let repo = rpm_repo("aarch64", "arm64", "aarch64");
-    let env = Env::new();
+    let env = bootstrap_env();
     let root = env.root("tw-aarch64");
     let out = env.ok(&[
         "bootstrap",
@@ -333,7 +285,7 @@ fn zypper_armv7hl_with_osc_keeps_emulation_working() {
         return;
     }
     let repo = rpm_repo("armv7hl", "armhf", "arm");
-    let env = Env::new();
+    let env = bootstrap_env();
     let root = env.root("armv7l");
     env.ok(&[
         "bootstrap",
@@ -372,7 +324,7 @@ fn unreachable_repository_fails_cleanly() {
     if !zypper_ready() || !mmdebstrap_ready() {
         return;
     }
-    let env = Env::new();
+    let env = bootstrap_env();
     let url = dead_url();
     let root = env.root("aarch64");
     let err = env.fails(
@@ -427,7 +379,7 @@ fn missing_package_fails_then_resume_succeeds() {
         return;
     }
     let repo = rpm_repo("aarch64", "arm64", "aarch64");
-    let env = Env::new();
+    let env = bootstrap_env();
     let args = [
         "bootstrap",
         "aarch64",
@@ -461,7 +413,7 @@ fn interrupted_zypper_bootstrap_leaves_no_mounts_and_no_container() {
         return;
     }
     let repo = rpm_repo("aarch64", "arm64", "aarch64");
-    let env = Env::new();
+    let env = bootstrap_env();
     let root = env.root("aarch64");
     let args = [
         "bootstrap",
@@ -538,7 +490,7 @@ fn location_in_use_is_refused_never_overwritten() {
         return;
     }
     let repo = rpm_repo("aarch64", "arm64", "aarch64");
-    let env = Env::new();
+    let env = bootstrap_env();
     let taken = env.path().join("taken");
     std::fs::create_dir_all(&taken).unwrap();
     std::fs::write(taken.join("precious"), "keep me").unwrap();
@@ -590,7 +542,7 @@ fn location_in_use_is_refused_never_overwritten() {
 /// Real mmdebstrap from Debian's archive; the second bootstrap of the same plan comes
 /// from the pristine copy.
 fn debian_root(arch: &str, dist: &str, expect_uname: &str, expect_deb: &str) {
-    let env = Env::new();
+    let env = bootstrap_env();
     let name = format!("{dist}-{arch}");
     let root = env.root(&name);
     let out = env.ok(&["bootstrap", arch, "--dist", dist, "--name", &name]);
@@ -666,7 +618,7 @@ fn debian_arm64_with_debootstrap_fallback() {
     ) {
         return;
     }
-    let env = Env::new();
+    let env = bootstrap_env();
     let root = env.root("aarch64");
     let out = env
         .cmd(&["bootstrap", "aarch64", "--dist", "debian-12"])
@@ -700,7 +652,7 @@ fn interrupted_mmdebstrap_leaves_no_mounts_and_no_container() {
     if !mmdebstrap_ready() {
         return;
     }
-    let env = Env::new();
+    let env = bootstrap_env();
     let root = env.root("aarch64");
     let mut child = env
         .cmd(&["bootstrap", "aarch64", "--dist", "debian-12"])
@@ -777,7 +729,7 @@ fn obs_plan_is_what_bootstrap_would_run() {
         ),
     )
     .unwrap();
-    let env = Env::new();
+    let env = bootstrap_env();
     let mut cmd = env.cmd(&[
         "bootstrap",
         "aarch64",

@@ -7,59 +7,14 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-struct Env {
-    dir: tempfile::TempDir,
+type Env = common::TestEnv;
+
+trait ContainerEnv {
+    fn start(&self, arch: &str, root: &Path, name: &str, extra: &[&str]) -> String;
+    fn root(&self, deb_arch: &str) -> PathBuf;
 }
 
-impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        common::archbuild(self.path())
-            .args(args)
-            .output()
-            .expect("run archbuild")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "archbuild {args:?} failed: {}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn fails(&self, args: &[&str], code: i32, needle: &str) -> String {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "archbuild {args:?}: {stderr}"
-        );
-        assert!(
-            stderr.contains(needle),
-            "archbuild {args:?}: expected '{needle}' in: {stderr}"
-        );
-        assert_eq!(
-            stderr.trim().lines().count(),
-            1,
-            "error must be one line: {stderr}"
-        );
-        stderr
-    }
-
+impl ContainerEnv for Env {
     /// `archbuild start --arch ARCH --location ROOT --name NAME [EXTRA...]`, which must work.
     fn start(&self, arch: &str, root: &Path, name: &str, extra: &[&str]) -> String {
         let root = root.to_str().unwrap();
@@ -71,12 +26,6 @@ impl Env {
     /// A busybox root of Debian arch `deb_arch` under this environment.
     fn root(&self, deb_arch: &str) -> PathBuf {
         common::busybox_root(self.path(), deb_arch)
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        common::remove_test_binfmt_entries();
     }
 }
 
@@ -455,16 +404,31 @@ fn a_broken_binfmt_entry_is_replaced_by_archbuilds_own() {
     env.ok(&["stop", "riscv64"]);
 }
 
-#[test]
-fn bad_inputs_fail_with_one_line_and_leave_the_host_alone() {
-    isolated!();
+/// A test environment with an arm64 busybox root, and the mount table before.
+fn bad_input_env() -> Option<(Env, PathBuf, Vec<String>)> {
     if !have_tools() {
-        return;
+        return None;
     }
     let env = Env::new();
     let root = env.root("arm64");
+    Some((env, root, common::mount_table()))
+}
+
+fn assert_mounts_unchanged(before: &[String]) {
+    assert_eq!(
+        before,
+        common::mount_table(),
+        "a failed command left mounts behind"
+    );
+}
+
+#[test]
+fn bad_arches_and_roots_are_refused() {
+    isolated!();
+    let Some((env, root, before)) = bad_input_env() else {
+        return;
+    };
     let r = root.to_str().unwrap();
-    let before = common::mount_table();
     env.fails(
         &["start", "--arch", "vax", "--location", r],
         1,
@@ -487,109 +451,148 @@ fn bad_inputs_fail_with_one_line_and_leave_the_host_alone() {
         1,
         "does not exist",
     );
-    env.fails(
-        &[
-            "start",
-            "--arch",
-            "aarch64",
-            "--location",
-            r,
-            "--name",
-            "../etc",
-        ],
-        2,
-        "invalid container name",
-    );
-    env.fails(
-        &[
-            "start",
-            "--arch",
-            "aarch64",
-            "--location",
-            r,
-            "--name",
-            "a/b",
-        ],
-        2,
-        "contains '/'",
-    );
-    env.fails(
-        &["start", "--arch", "aarch64", "--location", r, "--name", ""],
-        2,
-        "empty",
-    );
-    env.fails(
-        &[
-            "start",
-            "--arch",
-            "aarch64",
-            "--location",
-            r,
-            "--emulator",
-            "/bin/sh",
-        ],
-        1,
-        "dynamically linked",
-    );
-    env.fails(
-        &[
-            "start",
-            "--arch",
-            "aarch64",
-            "--location",
-            r,
-            "--emulator",
-            "/nonexistent/qemu",
-        ],
-        1,
-        "emulator /nonexistent/qemu cannot be used",
-    );
-    env.fails(&["start", "nosuch"], 2, "no container called 'nosuch'");
-    env.fails(&["enter", "nosuch"], 2, "no container called 'nosuch'");
+    assert_mounts_unchanged(&before);
+}
 
+#[test]
+fn bad_names_are_usage_errors() {
+    isolated!();
+    let Some((env, root, before)) = bad_input_env() else {
+        return;
+    };
+    let r = root.to_str().unwrap();
+    for (name, why) in [
+        ("../etc", "invalid container name"),
+        ("a/b", "contains '/'"),
+        ("", "empty"),
+    ] {
+        env.fails(
+            &[
+                "start",
+                "--arch",
+                "aarch64",
+                "--location",
+                r,
+                "--name",
+                name,
+            ],
+            2,
+            why,
+        );
+    }
+    for command in ["start", "enter", "status", "remove", "stop"] {
+        env.fails(
+            &[command, "nosuch"],
+            1,
+            "no container called 'nosuch': `archbuild list` shows the known ones",
+        );
+    }
+    assert_mounts_unchanged(&before);
+}
+
+#[test]
+fn bad_emulators_are_refused() {
+    isolated!();
+    let Some((env, root, before)) = bad_input_env() else {
+        return;
+    };
+    let r = root.to_str().unwrap();
+    let start = |emulator: &str| {
+        vec![
+            "start".to_string(),
+            "--arch".into(),
+            "aarch64".into(),
+            "--location".into(),
+            r.into(),
+            "--emulator".into(),
+            emulator.into(),
+        ]
+    };
+    let args = start("/bin/sh");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    env.fails(&args, 1, "dynamically linked");
+    let args = start("/nonexistent/qemu");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    env.fails(&args, 1, "emulator /nonexistent/qemu cannot be used");
+    assert_mounts_unchanged(&before);
+}
+
+#[test]
+fn host_trouble_is_named_with_its_fix() {
+    isolated!();
+    let Some((env, root, before)) = bad_input_env() else {
+        return;
+    };
+    let r = root.to_str().unwrap();
+    let start = ["start", "--arch", "aarch64", "--location", r];
     // binfmt_misc unavailable: a directory where it cannot be mounted.
-    let out = common::archbuild(env.path())
+    let out = env
+        .cmd(&start)
         .env("ARCHBUILD_BINFMT_MISC", env.path().join("no-binfmt"))
-        .args(["start", "--arch", "aarch64", "--location", r])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("binfmt_misc is not available"), "{stderr}");
-
+    common::assert_one_line_error(&out, "no binfmt_misc", 1, &["binfmt_misc is not available"]);
     // Pin directory trouble: a file where the directory should be.
     let file = env.path().join("pinfile");
     std::fs::write(&file, "").unwrap();
-    let out = common::archbuild(env.path())
+    let out = env
+        .cmd(&start)
         .env("ARCHBUILD_PIN_DIR", &file)
-        .args(["start", "--arch", "aarch64", "--location", r])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("cannot create the pin directory"),
-        "{stderr}"
+    common::assert_one_line_error(&out, "pin dir", 1, &["cannot create the pin directory"]);
+    // A bind whose source is missing names the fix.
+    env.fails(
+        &["start", "--arch", "aarch64", "--location", r, "--bind", "/nonexistent/src:/src"],
+        1,
+        "cannot bind /nonexistent/src into the container: it does not exist on the host; create it (mkdir -p /nonexistent/src)",
     );
-
     // Not root.
     let out = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(common::archbuild_bin())
-        .args(["start", "--arch", "aarch64", "--location", r])
+        .args(start)
         .env("ARCHBUILD_STATE_DIR", env.path().join("state"))
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("needs root: run it with sudo"), "{stderr}");
+    common::assert_one_line_error(&out, "not root", 1, &["needs root: run it with sudo"]);
+    assert_mounts_unchanged(&before);
+}
 
-    assert_eq!(
-        before,
-        common::mount_table(),
-        "a failed command left mounts behind"
+#[test]
+fn a_mount_the_kernel_refuses_fails_naming_the_step_and_the_fix() {
+    isolated!();
+    let Some((env, root, before)) = bad_input_env() else {
+        return;
+    };
+    // A file bound onto a directory: the kernel refuses it inside the new namespace.
+    let r = root.to_str().unwrap();
+    let line = env.fails(
+        &[
+            "start",
+            "--arch",
+            "aarch64",
+            "--location",
+            r,
+            "--bind",
+            "/etc/hostname:/x",
+        ],
+        1,
+        "binding /etc/hostname at",
     );
+    assert!(line.contains("failed (ENOTDIR"), "{line}");
+    assert!(line.contains("--bind takes directories"), "{line}");
+    assert!(!env.path().join("pins/aarch64").exists(), "no pin is left");
+    assert_mounts_unchanged(&before);
+}
 
+#[test]
+fn stale_pins_are_cleared_and_other_files_are_not() {
+    isolated!();
+    let Some((env, root, _)) = bad_input_env() else {
+        return;
+    };
+    let r = root.to_str().unwrap();
     // A pin file left from an earlier boot (an empty file, no namespace behind it).
     std::fs::create_dir_all(env.path().join("pins")).unwrap();
     std::fs::write(env.path().join("pins/aarch64"), "").unwrap();
@@ -601,6 +604,8 @@ fn bad_inputs_fail_with_one_line_and_leave_the_host_alone() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("removed stale pin"));
     env.ok(&["stop", "aarch64"]);
+    // Stopping a known, stopped container is no error.
+    assert!(env.ok(&["stop", "aarch64"]).contains("is not running"));
     // Something else at the pin path is not touched.
     std::fs::write(env.path().join("pins/aarch64"), "precious").unwrap();
     env.fails(&["start", "aarch64"], 1, "is not a namespace pin");
@@ -800,6 +805,36 @@ fn doctor_checks_each_precondition() {
         text.contains("ok    aarch64: static qemu-aarch64 emulator"),
         "{text}"
     );
+    // One bootstrap backend is enough: a host with only mmdebstrap passes, and says
+    // what zypper would add.
+    let Some(mmdebstrap) = common::tool("mmdebstrap") else {
+        common::prerequisite(false, "mmdebstrap (apt-get install mmdebstrap)");
+        return;
+    };
+    let tools = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(mmdebstrap, tools.path().join("mmdebstrap")).unwrap();
+    let out = Command::new(common::archbuild_bin())
+        .args(["doctor", "aarch64"])
+        .env("PATH", tools.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("ok    bootstrap backend debian: mmdebstrap"),
+        "{text}"
+    );
+    assert!(text.contains("note  bootstrap backend zypper"), "{text}");
+    // None at all fails.
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(common::archbuild_bin())
+        .args(["doctor", "aarch64"])
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL  bootstrap backend debian"), "{text}");
     // A FAIL line always names its fix, and makes doctor exit 1.
     let out = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])

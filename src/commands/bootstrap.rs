@@ -198,7 +198,8 @@ struct DryRun<'a> {
     location: &'a PathBuf,
     tool: &'a str,
     plan: &'a Plan,
-    pristine_copy: Option<PathBuf>,
+    /// What the location allows and where the files would come from.
+    decision: bootstrap::decision::Decision,
     actions: Vec<Action>,
 }
 
@@ -238,12 +239,29 @@ fn print_dry_run(d: &DryRun, json: bool) -> Result<()> {
         p.packages.join(", ")
     };
     println!("  extra packages: {extra}");
-    match &d.pristine_copy {
-        Some(t) => println!(
-            "  pristine copy: {} (would be unpacked instead of the steps below)",
-            t.display()
-        ),
-        None => println!("  pristine copy: none yet"),
+    use bootstrap::decision::{Decision, Source};
+    match &d.decision {
+        Decision::AlreadyDone => {
+            println!("  the location already holds this root: it would only be registered")
+        }
+        Decision::Make {
+            empty_first,
+            source,
+        } => {
+            if *empty_first {
+                println!("  the location's old root would be emptied first");
+            }
+            match source {
+                Source::Pristine { copy } => println!(
+                    "  pristine copy: {} (would be unpacked instead of the steps below)",
+                    copy.display()
+                ),
+                Source::Backend { resume: true } => {
+                    println!("  the partial root there would be resumed")
+                }
+                Source::Backend { resume: false } => println!("  pristine copy: none yet"),
+            }
+        }
     }
     println!("steps:");
     for a in &d.actions {
@@ -282,17 +300,20 @@ pub fn run(args: Args) -> Result<()> {
         let ctx = bootstrap::Context {
             package_cache: pristine::package_cache(backend.tool(), arch.deb),
         };
-        let key = pristine::key(&plan, backend.tool());
+        let req = run::Request {
+            name: name.clone(),
+            location: location.clone(),
+            plan: plan.clone(),
+            force: args.force,
+            use_pristine: !args.no_cache,
+            emulator: args.emulator.clone(),
+        };
         let d = DryRun {
             name: &name,
             location: &location,
             tool: backend.tool(),
             plan: &plan,
-            pristine_copy: if args.no_cache {
-                None
-            } else {
-                pristine::find(&key)
-            },
+            decision: run::decide(&req, backend.as_ref())?,
             actions: backend.actions(&plan, &location, &ctx)?,
         };
         return print_dry_run(&d, args.json);

@@ -75,14 +75,11 @@ fn backend_checks(on_path: &dyn Fn(&str) -> bool) -> Vec<Check> {
 pub fn run(args: Args) -> Result<()> {
     let host = arch::host()?;
     let mut checks = vec![check(
-        nix::unistd::geteuid().is_root(),
+        crate::user::is_root(),
         "running as root",
         "run archbuild with sudo",
     )];
-    let kernel = nix::sys::utsname::uname()?
-        .release()
-        .to_string_lossy()
-        .into_owned();
+    let kernel = crate::sys::process::kernel_release()?;
     let (major, minor) = {
         let mut parts = kernel
             .split(|c: char| !c.is_ascii_digit())

@@ -15,7 +15,7 @@ pub mod stop;
 
 /// Refuse to go on unless running as root, naming the command to retry with.
 pub fn require_root(what: &str) -> anyhow::Result<()> {
-    if !crate::sys::process::is_root() {
+    if !crate::user::is_root() {
         anyhow::bail!("{what} needs root: run it with sudo");
     }
     Ok(())

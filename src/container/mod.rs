@@ -133,7 +133,6 @@ fn apply_start(plan: &StartPlan, pin: &Path) -> Result<()> {
         })
         .collect::<Result<Vec<_>>>()?;
     let steps = mounts::namespace_steps(&plan.mounts, &targets)?;
-    namespace::prepare_pin_dir(&settings::pin_dir())?;
     clear_stale_pin(pin)?;
     namespace::create(&steps, pin)
 }

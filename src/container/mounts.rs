@@ -184,12 +184,21 @@ pub fn namespace_steps(plan: &MountPlan, targets: &[PathBuf]) -> anyhow::Result<
                 format!("check that {inside} in the root is a directory"),
             )),
             Mount::Bind {
-                source, readonly, ..
+                source,
+                readonly,
+                kind,
+                ..
             } => {
-                let fix = format!(
-                    "check that {} exists on the host and {inside} in the root is of the same kind (directory or file)",
-                    source.display()
-                );
+                let fix = match kind {
+                    MountPoint::Directory => format!(
+                        "{} must be a directory on the host (--bind takes directories)",
+                        source.display()
+                    ),
+                    MountPoint::File => format!(
+                        "{} must be a file on the host and {inside} in the root must not be a directory",
+                        source.display()
+                    ),
+                };
                 steps.push(step(
                     mount_call(
                         Some(source),

@@ -103,7 +103,9 @@ pub fn prepare_pin_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Make a namespace by `steps` and pin it at `pin` (which must not exist).
+/// Make a namespace by `steps` and pin it at `pin` (which must not exist). The pin's
+/// directory is prepared only once the namespace stands, so a failed set-up leaves the
+/// host's mount table as it was.
 pub fn create(steps: &[Step], pin: &Path) -> Result<()> {
     // Linux 6.18 hands out namespace ids from per-CPU batches, so a namespace made
     // later on another CPU can carry a smaller id than the caller's; the kernel then
@@ -207,7 +209,11 @@ fn create_once(steps: &[Step], pin: &Path, cpu: Option<usize>) -> Result<(), Att
             drop(go_read);
             let report = read_report(&ready_read);
             let pinned = match report {
-                Some((READY, _)) => pin_namespace(child, pin),
+                Some((READY, _)) => pin
+                    .parent()
+                    .map_or(Ok(()), prepare_pin_dir)
+                    .map_err(Attempt::Failed)
+                    .and_then(|()| pin_namespace(child, pin)),
                 Some((index, errno)) => Err(Attempt::Failed(step_error(
                     steps,
                     index as usize,

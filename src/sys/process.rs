@@ -15,6 +15,14 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// The running kernel's release (`uname -r`).
+pub fn kernel_release() -> Result<String> {
+    Ok(nix::sys::utsname::uname()?
+        .release()
+        .to_string_lossy()
+        .into_owned())
+}
+
 /// The threads of this process (`Threads:` of /proc/self/status).
 pub fn thread_count() -> Option<usize> {
     std::fs::read_to_string("/proc/self/status")

@@ -198,3 +198,113 @@ pub fn busybox_root(dir: &Path, deb_arch: &str) -> PathBuf {
     assert!(status.success(), "could not make a {deb_arch} root");
     root
 }
+
+/// The one-line-error rule, for every test: exit status `code`, exactly one
+/// `archbuild: error:` line, as the last line of stderr, containing every needle; any
+/// other stderr line is one of archbuild's own notes (`archbuild: ...`). Returns the
+/// error line.
+pub fn assert_one_line_error(
+    out: &std::process::Output,
+    what: &str,
+    code: i32,
+    needles: &[&str],
+) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{what}: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let errors: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("archbuild: error:"))
+        .collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "{what}: expected one error line in: {stderr}"
+    );
+    assert_eq!(
+        lines.last().copied(),
+        Some(*errors[0]),
+        "{what}: the error must be the last line: {stderr}"
+    );
+    for line in &lines {
+        assert!(
+            line.starts_with("archbuild: "),
+            "{what}: stray output on stderr: {line:?} in {stderr}"
+        );
+    }
+    for needle in needles {
+        assert!(
+            errors[0].contains(needle),
+            "{what}: expected '{needle}' in: {stderr}"
+        );
+    }
+    errors[0].to_string()
+}
+
+/// A private archbuild installation for one test: state, pins, binfmt.d and binfmt
+/// entry names of its own (see [`archbuild`]); the binfmt entries this test process
+/// made are removed when it is dropped, also when the test fails.
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    env: Vec<(String, std::ffi::OsString)>,
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        TestEnv::new()
+    }
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        TestEnv {
+            dir: tempfile::tempdir().expect("tempdir"),
+            env: Vec::new(),
+        }
+    }
+
+    /// The same, with `key` set for every archbuild it runs.
+    pub fn with_env(mut self, key: &str, value: impl Into<std::ffi::OsString>) -> TestEnv {
+        self.env.push((key.to_string(), value.into()));
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = archbuild(self.path());
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v))).args(args);
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        self.cmd(args).output().expect("run archbuild")
+    }
+
+    /// Run; it must succeed. Returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "archbuild {args:?} failed: {}\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run; it must fail with `code` and one error line containing `needle`.
+    pub fn fails(&self, args: &[&str], code: i32, needle: &str) -> String {
+        let out = self.run(args);
+        assert_one_line_error(&out, &format!("archbuild {args:?}"), code, &[needle])
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        remove_test_binfmt_entries();
+    }
+}
