@@ -2,14 +2,17 @@
 //! architectures with qemu-user, binfmt_misc and mount namespaces.
 
 pub mod arch;
+pub mod atomic_file;
 pub mod binfmt;
 pub mod bootstrap;
 pub mod cli;
 pub mod commands;
 pub mod container;
+pub mod disk_space;
 pub mod elf;
 pub mod emulator;
 pub mod error;
+pub mod locks;
 pub mod mountinfo;
 pub mod names;
 pub mod obs;

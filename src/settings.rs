@@ -45,6 +45,11 @@ pub fn binfmt_d_dir() -> PathBuf {
     path_from_env("ARCHBUILD_BINFMT_D", "/etc/binfmt.d")
 }
 
+/// Host-wide locks (`ARCHBUILD_LOCK_DIR`, default `/run/lock/archbuild`).
+pub fn lock_dir() -> PathBuf {
+    path_from_env("ARCHBUILD_LOCK_DIR", "/run/lock/archbuild")
+}
+
 /// Prefix of archbuild's own binfmt entries (`ARCHBUILD_BINFMT_PREFIX`, default
 /// `archbuild-`, giving `archbuild-<qemu-target>`).
 pub fn binfmt_prefix() -> String {

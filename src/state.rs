@@ -53,14 +53,10 @@ fn record_path(name: &str) -> PathBuf {
 /// Store `record`, replacing an earlier one of the same name (written atomically).
 pub fn save(record: &Record) -> Result<()> {
     crate::names::validate(&record.name)?;
-    let dir = settings::containers_dir();
-    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = record_path(&record.name);
-    let tmp = path.with_extension("json.tmp");
-    fs::write(&tmp, serde_json::to_vec_pretty(record)?)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    crate::atomic_file::write(
+        &record_path(&record.name),
+        &serde_json::to_vec_pretty(record)?,
+    )
 }
 
 /// The record called `name`, if archbuild knows it.
@@ -68,8 +64,11 @@ pub fn load(name: &str) -> Result<Option<Record>> {
     crate::names::validate(name)?;
     let path = record_path(name);
     match fs::read(&path) {
-        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
-            format!("{} is damaged: fix or delete it", path.display())
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "the record {} is damaged ({e}): fix it, or delete it and register the root again with `archbuild start --arch ARCH --location DIR --name {name}`",
+                path.display()
+            )
         })?)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -86,13 +85,23 @@ pub fn require(name: &str) -> Result<Record> {
     })
 }
 
-/// Every known record, sorted by name.
+/// Every known record, sorted by name; a damaged record is an error.
 pub fn list() -> Result<Vec<Record>> {
+    let (records, damaged) = list_readable()?;
+    match damaged.into_iter().next() {
+        Some(err) => Err(err),
+        None => Ok(records),
+    }
+}
+
+/// Every record that can be read, sorted by name, and the errors of those that cannot.
+pub fn list_readable() -> Result<(Vec<Record>, Vec<anyhow::Error>)> {
     let dir = settings::containers_dir();
     let mut records = Vec::new();
+    let mut damaged = Vec::new();
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(records),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((records, damaged)),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
     };
     for entry in entries {
@@ -103,13 +112,15 @@ pub fn list() -> Result<Vec<Record>> {
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
-            if let Some(record) = load(&name)? {
-                records.push(record);
+            match load(&name) {
+                Ok(Some(record)) => records.push(record),
+                Ok(None) => {}
+                Err(e) => damaged.push(e),
             }
         }
     }
     records.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(records)
+    Ok((records, damaged))
 }
 
 /// Forget the record called `name`.

@@ -779,3 +779,198 @@ fn obs_plan_is_what_bootstrap_would_run() {
     );
     assert!(steps.contains("arch = aarch64"), "{steps}");
 }
+
+/// Start `args`, wait until `ready` holds, SIGKILL archbuild, and return the time it
+/// took until nothing of the bootstrap runs in the root any more.
+fn kill_bootstrap_when(
+    env: &Env,
+    args: &[&str],
+    root: &Path,
+    what: &str,
+    ready: &dyn Fn() -> bool,
+) {
+    let mut child = env
+        .cmd(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let began = Instant::now();
+    while !ready() {
+        assert!(
+            began.elapsed() < Duration::from_secs(120),
+            "{what}: the kill point was never reached"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{what}: the bootstrap ended before the kill point"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The backend's whole process tree ends with archbuild (its PID namespace dies
+    // with it), so nothing goes on writing into the root.
+    let killed = Instant::now();
+    while !processes_in(root).is_empty() {
+        assert!(
+            killed.elapsed() < Duration::from_secs(5),
+            "{what}: processes still work in the root after archbuild was killed: {:?}",
+            processes_in(root)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        mounts_under(root).is_empty(),
+        "{what}: {:?}",
+        mounts_under(root)
+    );
+    assert!(
+        env.record("aarch64").is_none(),
+        "{what}: a record was saved"
+    );
+    assert_eq!(env.marker(root)["state"], "incomplete", "{what}");
+}
+
+#[test]
+fn sigkill_at_each_phase_leaves_nothing_running_and_the_next_run_recovers() {
+    isolated!();
+    if !zypper_ready() {
+        return;
+    }
+    let repo = rpm_repo("aarch64", "arm64", "aarch64");
+    let env = bootstrap_env();
+    let root = env.root("aarch64");
+    let repo = repo.to_str().unwrap();
+    let slow = [
+        "bootstrap",
+        "aarch64",
+        "--backend",
+        "zypper",
+        "--repo",
+        repo,
+        "--packages",
+        "slow-post",
+    ];
+    // 1. While the backend installs (slow-post's %post sleeps under emulation).
+    kill_bootstrap_when(&env, &slow, &root, "installing", &|| {
+        root.join("var/lib/fixture-post").exists()
+    });
+    // 2. While the pristine copy is written: the partial tar is never taken for good.
+    let pristine = env.path().join("cache/pristine");
+    kill_bootstrap_when(&env, &slow, &root, "saving the pristine copy", &|| {
+        std::fs::read_dir(&pristine).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().contains(".tar.partial-"))
+        })
+    });
+    assert!(
+        !std::fs::read_dir(&pristine)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".tar")),
+        "a partial pristine copy was kept as complete"
+    );
+    // The next run recovers by itself and registers the container.
+    env.ok(&slow);
+    assert!(env.record("aarch64").is_some());
+    assert_eq!(env.marker(&root)["state"], "complete");
+    // 3. While a pristine copy is unpacked into a fresh location.
+    env.ok(&["remove", "aarch64"]);
+    kill_bootstrap_when(&env, &slow, &root, "restoring the pristine copy", &|| {
+        root.join("usr").exists()
+    });
+    let out = env.ok(&slow);
+    assert!(out.contains("restored from a pristine copy"), "{out}");
+    assert!(root.join("usr/bin/slow-post").exists());
+}
+
+#[test]
+fn two_bootstraps_of_one_name_run_one_after_the_other() {
+    isolated!();
+    if !zypper_ready() {
+        return;
+    }
+    let repo = rpm_repo("aarch64", "arm64", "aarch64");
+    let env = bootstrap_env();
+    let args = [
+        "bootstrap",
+        "aarch64",
+        "--backend",
+        "zypper",
+        "--repo",
+        repo.to_str().unwrap(),
+    ];
+    let first = env
+        .cmd(&args)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let second = env
+        .cmd(&args)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let outs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
+    let stdout: Vec<String> = outs
+        .iter()
+        .map(|o| {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        })
+        .collect();
+    let done = stdout
+        .iter()
+        .filter(|o| o.contains("bootstrapped with"))
+        .count();
+    let again = stdout
+        .iter()
+        .filter(|o| o.contains("was already bootstrapped"))
+        .count();
+    assert_eq!((done, again), (1, 1), "{stdout:?}");
+    let waited = outs.iter().any(|o| {
+        String::from_utf8_lossy(&o.stderr).contains("waiting for another archbuild command")
+    });
+    assert!(waited, "the second bootstrap did not wait for the first");
+}
+
+#[test]
+fn a_full_disk_is_named_with_the_space_needed_and_nothing_passes_for_complete() {
+    isolated!();
+    if !zypper_ready() {
+        return;
+    }
+    let repo = rpm_repo("aarch64", "arm64", "aarch64");
+    let env = bootstrap_env();
+    let small = env.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    common::sh(&format!(
+        "mount -t tmpfs -o size=3m tmpfs {}",
+        small.display()
+    ));
+    let root = small.join("root");
+    let out = env.run(&[
+        "bootstrap",
+        "aarch64",
+        "--backend",
+        "zypper",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--location",
+        root.to_str().unwrap(),
+    ]);
+    let line = common::assert_one_line_error(&out, "full disk", 1, &["is full", "tmpfs"]);
+    assert!(line.contains(small.to_str().unwrap()), "{line}");
+    assert!(line.contains("MiB"), "{line}");
+    assert!(env.record("aarch64").is_none());
+    if root.join("var/lib/archbuild-bootstrap/state.json").exists() {
+        assert_eq!(env.marker(&root)["state"], "incomplete");
+    }
+    assert!(mounts_under(&root).is_empty());
+    common::sh(&format!("umount {}", small.display()));
+}

@@ -195,6 +195,7 @@ pub fn decide_now(arch: &Arch, requested: Option<&Path>) -> Result<Action> {
 /// will pick for it works inside a container (systemd-binfmt may have flushed the table
 /// since), registering archbuild's own `FP` entry when it does not.
 pub fn ensure(arch: &Arch, requested: Option<&Path>) -> Result<Ensured> {
+    let _table = crate::locks::binfmt()?;
     apply(&decide_now(arch, requested)?, arch)
 }
 

@@ -61,7 +61,8 @@ pub struct Facts {
 
 impl Facts {
     pub fn gather(req: &Request, tool: &str, resumable: bool) -> Result<Facts> {
-        let other_at_location = state::list()?
+        let other_at_location = state::list_readable()?
+            .0
             .into_iter()
             .find(|r| r.location == req.location && r.name != req.name)
             .map(|r| r.name);

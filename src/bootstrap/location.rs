@@ -62,14 +62,7 @@ pub fn marker_path(root: &Path) -> PathBuf {
 }
 
 pub fn write_marker(root: &Path, marker: &Marker) -> Result<()> {
-    let path = marker_path(root);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(marker)?)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+    crate::atomic_file::write(&marker_path(root), &serde_json::to_vec_pretty(marker)?)
 }
 
 /// Look at `root` without changing anything.

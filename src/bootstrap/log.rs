@@ -12,6 +12,10 @@ use anyhow::{Context as _, Result};
 pub struct Log {
     file: File,
     tail: VecDeque<String>,
+    /// What the package manager said the root needs, when it said so.
+    pub space_needed: Option<String>,
+    /// A line said the disk was full.
+    pub said_full: bool,
 }
 
 impl Log {
@@ -28,11 +32,17 @@ impl Log {
         Ok(Log {
             file,
             tail: VecDeque::new(),
+            space_needed: None,
+            said_full: false,
         })
     }
 
     pub fn line(&mut self, line: &str) {
         let _ = writeln!(self.file, "{line}");
+        if let Some(need) = crate::disk_space::announced_need(line) {
+            self.space_needed = Some(need);
+        }
+        self.said_full |= crate::disk_space::says_full(line);
         if !line.trim().is_empty() {
             if self.tail.len() == 40 {
                 self.tail.pop_front();

@@ -81,7 +81,9 @@ pub fn save(root: &Path, key: &str, plan: &Plan) -> Result<PathBuf> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join(format!("{key}.tar"));
     let tmp = dir.join(format!("{key}.tar.partial-{}", std::process::id()));
-    let status = Command::new("tar")
+    let mut tar = Command::new("tar");
+    crate::sys::process::isolate(&mut tar);
+    let status = tar
         .args(["--create", "--file"])
         .arg(&tmp)
         .args([

@@ -4,9 +4,8 @@
 //! when everything succeeded. SIGINT, SIGTERM and SIGHUP end it with the partial root
 //! kept (marked incomplete), nothing mounted and no container registered.
 
-use std::fs::File;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
@@ -57,7 +56,13 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
-fn apply(action: &Action, log: &mut Log, progress: &Progress, backend: &dyn Backend) -> Result<()> {
+fn apply(
+    action: &Action,
+    root: &Path,
+    log: &mut Log,
+    progress: &Progress,
+    backend: &dyn Backend,
+) -> Result<()> {
     match action {
         Action::Mkdir { path } => std::fs::create_dir_all(path)
             .with_context(|| format!("cannot create {}", path.display())),
@@ -78,7 +83,7 @@ fn apply(action: &Action, log: &mut Log, progress: &Progress, backend: &dyn Back
         }
         Action::Run { phase, argv, env } => {
             progress.phase(phase);
-            run_command(argv, env, log, progress, &|line| backend.event(line))
+            run_command(argv, env, root, log, progress, &|line| backend.event(line))
         }
     }
 }
@@ -86,39 +91,17 @@ fn apply(action: &Action, log: &mut Log, progress: &Progress, backend: &dyn Back
 /// Hold the package cache of this backend and arch for this bootstrap alone: apt locks
 /// its archive directory, and two bootstraps sharing it would fail. Waits for another
 /// bootstrap to finish (interruptibly).
-fn lock_cache(cache: &Path, progress: &Progress) -> Result<nix::fcntl::Flock<File>> {
-    use nix::fcntl::{Flock, FlockArg};
-    let path = cache.with_extension("lock");
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    let mut told = false;
-    loop {
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => return Ok(lock),
-            Err((f, nix::errno::Errno::EWOULDBLOCK)) => {
-                file = f;
-                if !told {
-                    progress.phase(&format!(
-                        "waiting for another bootstrap that uses {}",
-                        cache.display()
-                    ));
-                    told = true;
-                }
-                check_interrupted()?;
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            Err((_, e)) => {
-                return Err(e).with_context(|| format!("cannot lock {}", path.display()))
-            }
-        }
-    }
+fn lock_cache(cache: &Path, progress: &Progress) -> Result<crate::sys::lock::FileLock> {
+    crate::sys::lock::exclusive(
+        &cache.with_extension("lock"),
+        &mut || {
+            progress.phase(&format!(
+                "waiting for another bootstrap that uses {}",
+                cache.display()
+            ))
+        },
+        &check_interrupted,
+    )
 }
 
 /// Bootstrap as `req` says. On failure or interruption nothing stays mounted below the
@@ -138,9 +121,37 @@ pub fn decide(req: &Request, backend: &dyn Backend) -> Result<Decision> {
 /// [`execute`], with progress as plain lines on stderr when `json` (stdout then carries
 /// only the caller's JSON result).
 pub fn execute_reporting(req: &Request, backend: &dyn Backend, json: bool) -> Result<Outcome> {
+    execute_locked(req, backend, json).map_err(|err| {
+        // A full disk can also hit archbuild's own writes (the marker, the log).
+        let full = crate::disk_space::says_full(&format!("{err:#}"))
+            && !crate::error::one_line(&err).contains("is full:");
+        match full
+            .then(|| crate::disk_space::explain_full(&req.location, true, None))
+            .flatten()
+        {
+            Some(full) => anyhow::anyhow!("bootstrap of {} failed: {full}", req.name),
+            None => err,
+        }
+    })
+}
+
+fn execute_locked(req: &Request, backend: &dyn Backend, json: bool) -> Result<Outcome> {
     let began = Instant::now();
     let arch = crate::arch::lookup(&req.plan.arch)?;
     let root = &req.location;
+    let _signals = Catching::install();
+    let _container = crate::locks::container_interruptible(&req.name, &check_interrupted)?;
+    // Holding the lock proves no other run is alive: end what a killed one left.
+    if location::marker_path(root).exists() {
+        let ended = super::supervise::end_leftovers(root)?;
+        if ended > 0 {
+            eprintln!(
+                "archbuild: ended {ended} process(es) an interrupted bootstrap of {} left working on {}",
+                req.name,
+                root.display()
+            );
+        }
+    }
     let decision = decide(req, backend)?;
     let log_path = root.join(LOG_IN_ROOT);
     let record = Record {
@@ -168,7 +179,6 @@ pub fn execute_reporting(req: &Request, backend: &dyn Backend, json: bool) -> Re
         state::save(&record)?;
         return Ok(outcome(How::Existing, backend.tool()));
     };
-    let _signals = Catching::install();
     let task = format!("bootstrap {}", req.name);
     let progress = if json {
         Progress::on_stderr(&task)
@@ -245,6 +255,16 @@ pub fn execute_reporting(req: &Request, backend: &dyn Backend, json: bool) -> Re
             "archbuild: failed: {}",
             crate::error::one_line(&err)
         ));
+        let said_full = log.said_full || crate::disk_space::says_full(&format!("{err:#}"));
+        if let Some(full) =
+            crate::disk_space::explain_full(root, said_full, log.space_needed.as_deref())
+        {
+            return Err(anyhow::anyhow!(
+                "bootstrap of {} failed: {full} (the partial root is kept, marked incomplete; log: {})",
+                req.name,
+                log_path.display()
+            ));
+        }
         return Err(err.context(format!(
             "bootstrap of {} failed (full log: {}; fix the cause and run the same command again to resume, or add --force to start over)",
             req.name,
@@ -283,7 +303,7 @@ fn restore_pristine(copy: &Path, root: &Path, log: &mut Log, progress: &Progress
         .chain(cmd.get_args())
         .map(|s| s.to_string_lossy().into_owned())
         .collect();
-    run_command(&argv, &[], log, progress, &|_| None)
+    run_command(&argv, &[], root, log, progress, &|_| None)
 }
 
 fn make_with_backend(
@@ -299,7 +319,7 @@ fn make_with_backend(
     };
     let _cache_lock = lock_cache(&ctx.package_cache, progress)?;
     for action in backend.actions(&req.plan, root, &ctx)? {
-        apply(&action, log, progress, backend)?;
+        apply(&action, root, log, progress, backend)?;
         check_interrupted()?;
     }
     backend.finish(&req.plan, root)?;

@@ -5,6 +5,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -65,10 +66,30 @@ fn read_lines(read: std::os::fd::OwnedFd) -> (mpsc::Receiver<String>, std::threa
     (rx, reader)
 }
 
-/// Run `argv` isolated, its output going to `log` and through `event` to `progress`.
+/// The file in a root that names the namespace of the command working on it, while it
+/// runs: a run that was killed leaves it behind for the next one.
+pub fn running_file(root: &Path) -> PathBuf {
+    root.join(super::STATE_DIR_IN_ROOT).join("running")
+}
+
+/// End whatever a killed earlier run left working on `root` (its command's namespace,
+/// as `running_file` names it). Returns how many processes were ended.
+pub fn end_leftovers(root: &Path) -> Result<usize> {
+    let file = running_file(root);
+    let Ok(identity) = std::fs::read_to_string(&file) else {
+        return Ok(0);
+    };
+    let ended = namespace::end_processes(identity.trim(), Duration::ZERO);
+    std::fs::remove_file(&file).with_context(|| format!("cannot remove {}", file.display()))?;
+    Ok(ended)
+}
+
+/// Run `argv` isolated, working on `root`, its output going to `log` and through
+/// `event` to `progress`.
 pub fn run_command(
     argv: &[String],
     env: &[(String, String)],
+    root: &Path,
     log: &mut Log,
     progress: &Progress,
     event: &dyn Fn(&str) -> Option<Event>,
@@ -95,6 +116,9 @@ pub fn run_command(
     let group = Pid::from_raw(child.id() as i32);
     // The child's private mount namespace: whatever is left in it at the end is ended.
     let identity = namespace::namespace_of(child.id());
+    if let Some(identity) = &identity {
+        crate::atomic_file::write(&running_file(root), identity.as_bytes())?;
+    }
     let (lines, reader) = read_lines(read);
     let mut forwarded: Option<Instant> = None;
     let mut exited: Option<(std::process::ExitStatus, Instant)> = None;
@@ -149,14 +173,12 @@ pub fn run_command(
     let Some((status, _)) = exited else {
         bail!("{} ended without an exit status", argv[0]);
     };
-    if let Some(identity) = &identity {
-        let ended = namespace::end_processes(identity, Duration::ZERO);
-        if ended > 0 {
-            log.line(&format!(
-                "archbuild: ended {ended} process(es) {} left behind",
-                argv[0]
-            ));
-        }
+    let ended = end_leftovers(root)?;
+    if ended > 0 {
+        log.line(&format!(
+            "archbuild: ended {ended} process(es) {} left behind",
+            argv[0]
+        ));
     }
     drop(lines);
     // The reader ends with the pipe. Something outside the namespace (a daemon that

@@ -123,6 +123,7 @@ pub fn run(cmd: BinfmtCommand) -> Result<()> {
         BinfmtCommand::Status { which, json } => status(&which, json),
         BinfmtCommand::Register { which, options } => {
             super::require_root("archbuild binfmt register")?;
+            let _table = crate::locks::binfmt()?;
             for entry in entries(&which, &options)? {
                 binfmt::register(&entry)?;
                 println!("registered {}: {}", entry.name, entry.register_line());
@@ -131,6 +132,7 @@ pub fn run(cmd: BinfmtCommand) -> Result<()> {
         }
         BinfmtCommand::Install { which, options } => {
             super::require_root("archbuild binfmt install")?;
+            let _table = crate::locks::binfmt()?;
             let dir = settings::binfmt_d_dir();
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -145,6 +147,7 @@ pub fn run(cmd: BinfmtCommand) -> Result<()> {
         }
         BinfmtCommand::Unregister { which, persistent } => {
             super::require_root("archbuild binfmt unregister")?;
+            let _table = crate::locks::binfmt()?;
             let arches: Vec<&Arch> = if which.arches.is_empty() {
                 let mut all: Vec<&Arch> = ARCHES.iter().collect();
                 all.dedup_by_key(|a| a.qemu);

@@ -21,7 +21,8 @@ struct Row {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let mut rows: Vec<Row> = state::list()?
+    let (records, damaged) = state::list_readable()?;
+    let mut rows: Vec<Row> = records
         .into_iter()
         .map(|r| Row {
             running: container::is_running(&r.name),
@@ -46,9 +47,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(());
+        return report_damaged(damaged);
     }
-    if rows.is_empty() {
+    if rows.is_empty() && damaged.is_empty() {
         println!("no containers; make one with `archbuild bootstrap ARCH`");
         return Ok(());
     }
@@ -62,5 +63,19 @@ pub fn run(args: Args) -> Result<()> {
             r.root
         );
     }
-    Ok(())
+    report_damaged(damaged)
+}
+
+/// After the readable records are shown: one warning line per damaged record, and an
+/// error naming the first.
+fn report_damaged(damaged: Vec<anyhow::Error>) -> Result<()> {
+    let count = damaged.len();
+    let mut errors = damaged.into_iter();
+    let Some(first) = errors.next() else {
+        return Ok(());
+    };
+    for other in errors {
+        eprintln!("archbuild: warning: {}", crate::error::one_line(&other));
+    }
+    Err(first.context(format!("{count} container record(s) cannot be read")))
 }

@@ -16,6 +16,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     names::validate(&args.name)?;
     super::require_root("archbuild remove")?;
+    let _container = crate::locks::container(&args.name)?;
     let record = state::require(&args.name)?;
     if container::is_running(&args.name) {
         bail!(

@@ -88,10 +88,12 @@ pub fn plan_start(record: &Record, mount_binfmt: bool) -> Result<StartPlan> {
 /// Start the container described by `record`: decide everything, then do it. Starting
 /// a running container does nothing.
 pub fn start(record: &Record) -> Result<Started> {
+    let _container = crate::locks::container(&record.name)?;
     let pin = pin_path(&record.name);
     if namespace::is_pinned(&pin) {
         return Ok(Started::AlreadyRunning);
     }
+    let _binfmt = crate::locks::binfmt()?;
     let plan = plan_start(record, true)?;
     apply_start(&plan, &pin)?;
     Ok(Started::Now)
@@ -172,6 +174,9 @@ pub fn enter(record: &Record, spec: &process::RunSpec) -> Result<i32> {
 /// Replace this process with the command inside `record` (as `nsenter` does): its exit
 /// status and signals are the command's own. The process must be single-threaded.
 pub fn enter_exec(record: &Record, spec: &process::RunSpec) -> Result<std::convert::Infallible> {
+    // Held until the command replaces this process (the lock file closes on exec): a
+    // `stop` meanwhile waits, then finds the command inside and ends it.
+    let _container = crate::locks::container(&record.name)?;
     let (pin, arch, linux32) = prepare_enter(record, spec)?;
     process::exec(&record.name, &pin, arch, linux32, spec)
 }
@@ -188,6 +193,7 @@ pub enum Stopped {
 
 /// End the processes inside `name` (SIGTERM, SIGKILL after `grace`) and remove its pin.
 pub fn stop(name: &str, grace: Duration) -> Result<Stopped> {
+    let _container = crate::locks::container(name)?;
     let pin = pin_path(name);
     if !namespace::is_pinned(&pin) {
         clear_stale_pin(&pin)?;

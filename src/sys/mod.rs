@@ -4,6 +4,7 @@
 //! elsewhere as plain data; the functions here apply them.
 
 pub mod binfmt_misc;
+pub mod lock;
 pub mod mounts;
 pub mod namespace;
 pub mod process;

@@ -49,3 +49,11 @@ pub fn unmount_under(root: &Path) -> Result<Vec<PathBuf>> {
     }
     Ok(mounts)
 }
+
+/// Space on the file system holding `path`: (bytes available to root, bytes in all).
+pub fn space(path: &Path) -> Result<(u64, u64)> {
+    let s = nix::sys::statvfs::statvfs(path)
+        .with_context(|| format!("cannot look at the file system of {}", path.display()))?;
+    let block = s.fragment_size() as u64;
+    Ok((s.blocks_free() as u64 * block, s.blocks() as u64 * block))
+}

@@ -45,17 +45,32 @@ pub fn wait_status(child: Pid) -> Result<i32> {
     }
 }
 
-/// Make `cmd` start in its own process group and its own private mount namespace, and
-/// die with archbuild: whatever it mounts (mmdebstrap mounts /proc, /dev, /sys and the
-/// package cache) vanishes with it even when it or archbuild is killed.
+fn die_with_parent() -> std::io::Result<()> {
+    // SAFETY: prctl with plain integers.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Make `cmd` run in its own process group, its own private mount namespace and its own
+/// PID namespace, so that its whole process tree ends with archbuild:
+///
+///   archbuild ── keeper (dies with archbuild) ── cmd as PID 1 (dies with the keeper)
+///                                                  └─ everything cmd starts
+///
+/// When PID 1 of a PID namespace dies the kernel kills every other process in it, so
+/// nothing a backend started (apt, dpkg, maintainer scripts) keeps writing into a root
+/// after archbuild was killed; whatever it mounted (mmdebstrap mounts /proc, /dev, /sys
+/// and the package cache) vanishes with its mount namespace. The keeper is the child
+/// archbuild waits for: it exits with the command's status.
 pub fn isolate(cmd: &mut Command) {
-    // SAFETY: only async-signal-safe system calls between fork and exec.
+    // SAFETY: only async-signal-safe system calls between fork and exec (fork, waitpid,
+    // close, _exit included).
     unsafe {
         cmd.pre_exec(|| {
             nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            die_with_parent()?;
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
             nix::mount::mount(
                 None::<&str>,
@@ -64,7 +79,32 @@ pub fn isolate(cmd: &mut Command) {
                 nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
                 None::<&str>,
             )?;
-            Ok(())
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWPID)?;
+            match libc::fork() {
+                -1 => Err(std::io::Error::last_os_error()),
+                0 => die_with_parent(),
+                command => {
+                    // The keeper: holds nothing open (the spawner waits for its error
+                    // pipe to close), waits for the command and passes its status on.
+                    if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
+                        for fd in 0..1024 {
+                            libc::close(fd);
+                        }
+                    }
+                    let mut status = 0;
+                    while libc::waitpid(command, &mut status, 0) == -1 {
+                        if *libc::__errno_location() != libc::EINTR {
+                            libc::_exit(1);
+                        }
+                    }
+                    let code = if libc::WIFEXITED(status) {
+                        libc::WEXITSTATUS(status)
+                    } else {
+                        128 + libc::WTERMSIG(status)
+                    };
+                    libc::_exit(code)
+                }
+            }
         });
     }
 }

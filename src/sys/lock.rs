@@ -1,0 +1,52 @@
+//! Advisory file locks (flock): held by an open file, so a killed holder releases its
+//! lock at once, and closed on exec (the files are opened close-on-exec).
+
+use std::fs::File;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+
+/// A held lock; dropping it (or exec, or death) releases it.
+pub struct FileLock {
+    _lock: Flock<File>,
+}
+
+/// Take the exclusive lock on `path` (made if missing), waiting while another process
+/// holds it. `on_wait` runs once when the wait begins; `check` runs while waiting and
+/// ends the wait with its error (an interruption).
+pub fn exclusive(
+    path: &Path,
+    on_wait: &mut dyn FnMut(),
+    check: &dyn Fn() -> Result<()>,
+) -> Result<FileLock> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open the lock {}", path.display()))?;
+    let mut told = false;
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(FileLock { _lock: lock }),
+            Err((f, Errno::EWOULDBLOCK)) => {
+                file = f;
+                if !told {
+                    on_wait();
+                    told = true;
+                }
+                check()?;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err((_, e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+    }
+}
