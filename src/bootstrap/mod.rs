@@ -11,6 +11,7 @@ use serde::Serialize;
 
 pub mod debian;
 pub mod distributions;
+pub mod emulator_probe;
 pub mod location;
 pub mod plan;
 pub mod pristine;

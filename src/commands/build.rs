@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::oscbuild::run::{self, Request};
 use crate::error::ExitStatus;
+use crate::oscbuild::run::{self, Request};
 
 #[derive(Debug, clap::Args)]
 #[command(

@@ -11,11 +11,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use crate::arch::{self, Arch};
 use crate::bootstrap::distributions;
 use crate::bootstrap::plan::Plan;
-use crate::oscbuild::{checkout, command, oscrc, ownership, reach};
 use crate::container::{self, plan, process, root};
 use crate::error::usage;
 use crate::obs::meta::ProjectMeta;
 use crate::obs::Client;
+use crate::oscbuild::{checkout, command, oscrc, ownership, reach};
 use crate::state::{self, Record};
 
 /// Everything `archbuild build` was asked.
@@ -103,13 +103,14 @@ fn bootstrap_plan(
     project: &str,
     repository: &str,
 ) -> Result<Plan> {
-    let mut plan = crate::obs::plan::for_repository(client, project, repository, arch.obs)
-        .with_context(|| {
-            format!(
-                "cannot work out a root for {project}/{repository} to make container for {}",
-                arch.obs
-            )
-        })?;
+    let mut plan =
+        crate::obs::bootstrap_plan::for_repository(client, project, repository, arch.obs)
+            .with_context(|| {
+                format!(
+                    "cannot work out a root for {project}/{repository} to make container for {}",
+                    arch.obs
+                )
+            })?;
     for p in distributions::osc_packages(plan.backend) {
         if !plan.packages.iter().any(|q| q == p) {
             plan.packages.push(p.to_string());
