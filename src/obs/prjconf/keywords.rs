@@ -7,36 +7,39 @@ use std::collections::{HashMap, HashSet};
 
 use super::{BinaryType, Prjconf};
 
-/// A list keyword's names while the file is read. Removing a name costs what adding it
-/// cost, so a list of many names with many `!name`s stays linear.
+/// A list keyword's names while the file is read. `!name` does not search the list: it
+/// notes when the name was removed, and a name stays when it was added after that, so a
+/// list of many names with many `!name`s stays linear.
 #[derive(Debug, Default)]
 struct NameList {
-    /// In order; None where a name was removed.
-    names: Vec<Option<String>>,
-    /// Where each name is in `names`.
-    at: HashMap<String, Vec<usize>>,
+    /// In order, each with when it was added.
+    names: Vec<(String, u64)>,
+    /// When each name was last removed.
+    removed: HashMap<String, u64>,
+    /// Counts additions and removals.
+    clock: u64,
 }
 
 impl NameList {
     fn apply(&mut self, word: &str) {
+        self.clock += 1;
         if word == "!*" {
             self.names.clear();
-            self.at.clear();
+            self.removed.clear();
         } else if let Some(name) = word.strip_prefix('!') {
-            for i in self.at.remove(name).unwrap_or_default() {
-                self.names[i] = None;
-            }
+            self.removed.insert(name.to_string(), self.clock);
         } else {
-            self.at
-                .entry(word.to_string())
-                .or_default()
-                .push(self.names.len());
-            self.names.push(Some(word.to_string()));
+            self.names.push((word.to_string(), self.clock));
         }
     }
 
     fn into_names(self) -> Vec<String> {
-        self.names.into_iter().flatten().collect()
+        let removed = self.removed;
+        self.names
+            .into_iter()
+            .filter(|(n, added)| removed.get(n).is_none_or(|r| added > r))
+            .map(|(n, _)| n)
+            .collect()
     }
 }
 
@@ -134,5 +137,12 @@ mod tests {
         let mut c = Prjconf::default();
         k.finish(&mut c);
         assert_eq!(c.required, ["p0"]);
+        let mut k = Keywords::default();
+        k.line("Support: a b a c");
+        k.line("Support: !a d a");
+        k.line("Support: !c !x");
+        let mut c = Prjconf::default();
+        k.finish(&mut c);
+        assert_eq!(c.support, ["b", "d", "a"]);
     }
 }

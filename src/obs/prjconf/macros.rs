@@ -96,10 +96,11 @@ impl Macros {
     }
 
     fn expand_at(&mut self, line: &str, depth: u32) -> String {
-        if depth > MAX_DEPTH || !self.charge(line.len() + 1) {
+        // scanning the line, its brace table and the copies made of it
+        if depth > MAX_DEPTH || !self.charge(2 * line.len() + 1) {
             return line.to_string();
         }
-        let mut braces: Option<Vec<usize>> = None;
+        let mut braces: Option<Braces> = None;
         let mut out = String::with_capacity(line.len());
         let mut rest = line;
         while let Some(pos) = rest.find('%') {
@@ -115,16 +116,15 @@ impl Macros {
             }
             if let Some(inner_start) = after.strip_prefix('{') {
                 let open = line.len() - inner_start.len() - 1;
-                let close = braces.get_or_insert_with(|| matching_braces(line))[open];
-                if close == NO_MATCH {
+                let braces = braces.get_or_insert_with(|| Braces::of(line));
+                let Some(close) = braces.close_of(open) else {
                     out.push('%');
                     rest = after;
                     continue;
-                }
+                };
                 let inner = &line[open + 1..close];
                 rest = &line[close + 1..];
-                let literal = format!("%{{{inner}}}");
-                let text = self.braced(inner, &literal, depth);
+                let text = self.braced(inner, depth);
                 self.push_charged(&mut out, &text);
                 continue;
             }
@@ -146,7 +146,7 @@ impl Macros {
                 self.define(rest, name == "global", depth);
                 return out;
             }
-            let text = self.lookup(test, name, None, &format!("%{token}"), depth);
+            let text = self.lookup(test, name, None, || format!("%{token}"), depth);
             self.push_charged(&mut out, &text);
         }
         out.push_str(rest);
@@ -175,7 +175,8 @@ impl Macros {
     }
 
     /// `%{...}` contents.
-    fn braced(&mut self, inner: &str, literal: &str, depth: u32) -> String {
+    fn braced(&mut self, inner: &str, depth: u32) -> String {
+        let literal = || format!("%{{{inner}}}");
         let (head, sep, tail) = match inner.find([':', ' ', '\t']) {
             Some(i) => (&inner[..i], Some(inner.as_bytes()[i]), &inner[i + 1..]),
             None => (inner, None, ""),
@@ -192,7 +193,7 @@ impl Macros {
             "expand" if plain => return self.expand_at(tail, depth + 1),
             "sub" if plain && with_arguments => {
                 let expanded = self.expand_at(tail, depth + 1);
-                return substring(&expanded).unwrap_or_else(|| literal.to_string());
+                return substring(&expanded).unwrap_or_else(literal);
             }
             _ => {}
         }
@@ -200,22 +201,23 @@ impl Macros {
     }
 
     /// Resolve a macro reference.
+    /// `literal` makes the reference as written, for when it stays as it is.
     fn lookup(
         &mut self,
         test: Test,
         name: &str,
         alt: Option<&str>,
-        literal: &str,
+        literal: impl Fn() -> String,
         depth: u32,
     ) -> String {
         let value = self.map.get(name);
         if !self.charge(value.map_or(0, String::len) + 1) {
-            return literal.to_string();
+            return literal();
         }
         let text = match (self.map.get(name), test) {
             (Some(v), Test::Plain | Test::IfDefined) => alt.unwrap_or(v).to_string(),
             (Some(_), Test::IfUndefined) => String::new(),
-            (None, Test::Plain) => return literal.to_string(),
+            (None, Test::Plain) => return literal(),
             (None, Test::IfDefined) => String::new(),
             (None, Test::IfUndefined) => alt.unwrap_or("").to_string(),
         };
@@ -227,26 +229,37 @@ impl Macros {
     }
 }
 
-const NO_MATCH: usize = usize::MAX;
+/// Where the `}` that closes each `{` of a line is, counting braces as rpm does (every
+/// `{` opens, every `}` closes). Made in one pass, so a line full of unclosed `%{` costs
+/// no more than its length.
+struct Braces {
+    /// (open, close) byte positions, sorted by open.
+    pairs: Vec<(usize, usize)>,
+}
 
-/// For every byte of `s`: where the `}` that closes the `{` there is (or [`NO_MATCH`]),
-/// counting braces as rpm does (every `{` opens, every `}` closes). One pass, so a line
-/// full of unclosed `%{` costs no more than its length.
-fn matching_braces(s: &str) -> Vec<usize> {
-    let mut close = vec![NO_MATCH; s.len()];
-    let mut open: Vec<usize> = Vec::new();
-    for (i, b) in s.bytes().enumerate() {
-        match b {
-            b'{' => open.push(i),
-            b'}' => {
-                if let Some(o) = open.pop() {
-                    close[o] = i;
+impl Braces {
+    fn of(s: &str) -> Braces {
+        let mut pairs = Vec::new();
+        let mut open: Vec<usize> = Vec::new();
+        for (i, b) in s.bytes().enumerate() {
+            match b {
+                b'{' => open.push(i),
+                b'}' => {
+                    if let Some(o) = open.pop() {
+                        pairs.push((o, i));
+                    }
                 }
+                _ => {}
             }
-            _ => {}
         }
+        pairs.sort_unstable();
+        Braces { pairs }
     }
-    close
+
+    fn close_of(&self, open: usize) -> Option<usize> {
+        let i = self.pairs.binary_search_by_key(&open, |p| p.0).ok()?;
+        Some(self.pairs[i].1)
+    }
 }
 
 /// The length of `[?!]*name` at the start of `after` (the `?`/`!` only before the name).
