@@ -363,3 +363,46 @@ fn a_one_megabyte_prjconf_is_read_completely() {
     let x = Prjconf::parse(&text, "x86_64");
     assert_eq!(x.required[0], "other-0");
 }
+
+// ---- deep nesting: an error or an answer, not a stack overflow ----
+
+#[test]
+fn deeply_nested_documents() {
+    let deep = |open: &str, close: &str, n: usize| format!("{}{}", open.repeat(n), close.repeat(n));
+    let n = 100_000;
+    let docs = [
+        format!(
+            "<project name=\"p\">{}</project>",
+            deep("<repository name=\"r\">", "</repository>", n)
+        ),
+        format!(
+            "<project name=\"p\"><description>{}</description></project>",
+            deep("<a>", "</a>", n)
+        ),
+        format!("<configuration>{}</configuration>", deep("<x>", "</x>", n)),
+        format!(
+            "<status code=\"c\"><details>{}</details></status>",
+            deep("<d>", "</d>", n)
+        ),
+        format!(
+            "<buildinfo project=\"p\">{}</buildinfo>",
+            deep("<bdep name=\"a\">", "</bdep>", n)
+        ),
+    ];
+    for (i, d) in docs.iter().enumerate() {
+        let t = [
+            "project-meta",
+            "project-meta",
+            "configuration",
+            "status",
+            "buildinfo",
+        ][i];
+        assert_eq!(targets::panics(target(t).run, d.as_bytes()), None, "{t}");
+    }
+    targets::state_dir();
+    let json = deep("[", "]", n);
+    assert_eq!(
+        targets::panics(target("state-record").run, json.as_bytes()),
+        None
+    );
+}
