@@ -9,13 +9,22 @@ use crate::sys::mounts;
 
 /// What a package manager said the operation needs, from one line of its output:
 /// zypper's "additional 12.3 MiB will be used", apt's "After this operation, 123 MB of
-/// additional disk space will be used."
+/// additional disk space will be used.", rpm's "installing package X needs 208KB more
+/// space on the / filesystem".
 pub fn announced_need(line: &str) -> Option<String> {
     let lower = line.to_lowercase();
-    let rest = if let Some(i) = lower.find("additional ") {
-        &line[i + "additional ".len()..]
-    } else if let Some(i) = lower.find("after this operation, ") {
+    if let Some(i) = lower.find(" more space on the ") {
+        let amount = line[..i].rsplit(' ').next()?;
+        return amount
+            .chars()
+            .next()?
+            .is_ascii_digit()
+            .then(|| amount.to_string());
+    }
+    let rest = if let Some(i) = lower.find("after this operation, ") {
         &line[i + "after this operation, ".len()..]
+    } else if let Some(i) = lower.find("additional ") {
+        &line[i + "additional ".len()..]
     } else {
         return None;
     };
@@ -39,6 +48,7 @@ pub fn says_full(line: &str) -> bool {
         || lower.contains("not enough disk space")
         || lower.contains("not enough free space")
         || lower.contains("you don't have enough free space")
+        || lower.contains(" more space on the ")
 }
 
 fn mib(bytes: u64) -> String {
@@ -92,6 +102,9 @@ mod tests {
             Some("123 MB")
         );
         assert_eq!(announced_need("additional packages: foo"), None);
+        let rpm = "installing package busybox-base-1.0-1.aarch64 needs 208KB more space on the / filesystem";
+        assert_eq!(announced_need(rpm).as_deref(), Some("208KB"));
+        assert!(says_full(rpm));
         assert!(says_full("write error: No space left on device"));
         assert!(!says_full("Installing: bash"));
     }

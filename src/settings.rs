@@ -14,6 +14,11 @@ fn path_from_env(name: &str, default: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(default))
 }
 
+/// A numeric setting (`ARCHBUILD_OBS_TIMEOUT` and the like), when set and a number.
+pub fn number(name: &str) -> Option<f64> {
+    var(name).and_then(|v| v.parse().ok())
+}
+
 /// Records of known containers and default roots (`ARCHBUILD_STATE_DIR`, default
 /// `/var/lib/archbuild`).
 pub fn state_dir() -> PathBuf {

@@ -443,7 +443,7 @@ fn library_plan_buildinfo_and_binaries() {
         oscrc: None,
     };
     let client = Client::new(&config).unwrap();
-    let plan = archbuild::obs::plan::for_repository(
+    let plan = archbuild::obs::bootstrap_plan::for_repository(
         &client,
         "home:alice",
         "openSUSE_Tumbleweed",
@@ -488,7 +488,7 @@ fn library_plan_buildinfo_and_binaries() {
 
     // the one-call form bootstrap uses: oscrc from --config, -A alias
     let home = Home::new(&server, PASS);
-    let plan = archbuild::obs::plan::for_prp(
+    let plan = archbuild::obs::bootstrap_plan::for_prp(
         "Debian:12/main",
         "x86_64",
         Some("standin"),
@@ -498,7 +498,8 @@ fn library_plan_buildinfo_and_binaries() {
     assert_eq!(plan.backend, Backend::Debian);
     assert_eq!(plan.repositories[0].url, "http://deb.example.test/debian");
     let err =
-        archbuild::obs::plan::for_prp("Debian:12", "x86_64", None, Some(&home.oscrc)).unwrap_err();
+        archbuild::obs::bootstrap_plan::for_prp("Debian:12", "x86_64", None, Some(&home.oscrc))
+            .unwrap_err();
     assert_eq!(archbuild::error::exit_code(&err), 2);
 
     let anon = Client::new(&ApiConfig {

@@ -12,6 +12,7 @@ use serde::Serialize;
 pub mod debian;
 pub mod decision;
 pub mod distributions;
+pub mod emulator_probe;
 pub mod location;
 pub mod log;
 pub mod plan;

@@ -152,7 +152,8 @@ pub fn plan(args: &Args) -> Result<Plan> {
 /// line adds.
 fn obs_plan(args: &Args, prp: &str, arch: &'static crate::arch::Arch) -> Result<Plan> {
     // for_prp also takes the API URL of a checkout in the current directory.
-    let mut plan = crate::obs::plan::for_prp(prp, arch.obs, args.apiurl.as_deref(), None)?;
+    let mut plan =
+        crate::obs::bootstrap_plan::for_prp(prp, arch.obs, args.apiurl.as_deref(), None)?;
     if let Some(b) = args.backend {
         if Backend::from(b) != plan.backend {
             return Err(usage(format!(

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::error::usage;
 use crate::obs::meta::{Download, PathElement};
 use crate::obs::pathchain::{self, MetaCache, MetaSource};
-use crate::obs::{checkout, oscrc, plan, Client};
+use crate::obs::{bootstrap_plan, checkout, oscrc, Client};
 
 /// Options every `obs` command takes.
 #[derive(Debug, Clone, clap::Args)]
@@ -166,7 +166,7 @@ fn repos(project: Option<String>, common: &Common) -> Result<()> {
 
 fn plan_cmd(project: &str, repository: &str, arch: &str, common: &Common) -> Result<()> {
     let (client, _) = client(common)?;
-    let e = plan::explain(&client, project, repository, arch)?;
+    let e = bootstrap_plan::explain(&client, project, repository, arch)?;
     if common.json {
         println!("{}", serde_json::to_string_pretty(&e)?);
         return Ok(());

@@ -75,7 +75,7 @@ impl Settings {
     /// and `ARCHBUILD_OBS_BACKOFF_MS`.
     pub fn from_env() -> Settings {
         let mut s = Settings::default();
-        let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
+        let num = crate::settings::number;
         if let Some(t) = num("ARCHBUILD_OBS_TIMEOUT").filter(|t| *t > 0.0) {
             s.timeout = Duration::from_secs_f64(t);
             s.connect_timeout = s.connect_timeout.min(s.timeout);

@@ -60,9 +60,53 @@ pub struct Download {
     #[serde(rename(deserialize = "@url"))]
     pub url: String,
     #[serde(rename(deserialize = "@repotype"))]
-    pub repotype: String,
+    pub repotype: DownloadRepoType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archfilter: Option<String>,
+}
+
+/// The metadata format of a download-on-demand repository (`obs.rng`'s choice).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(from = "String", into = "String")]
+pub enum DownloadRepoType {
+    /// `rpmmd`: rpm-md (repodata/repomd.xml).
+    RpmMd,
+    Susetags,
+    /// `deb`: a Debian archive, `<mirror>/<suite>/<components>`.
+    Deb,
+    Arch,
+    Mdk,
+    Registry,
+    /// A value the schema does not list, as written.
+    Other(String),
+}
+
+impl From<String> for DownloadRepoType {
+    fn from(s: String) -> DownloadRepoType {
+        match s.as_str() {
+            "rpmmd" => DownloadRepoType::RpmMd,
+            "susetags" => DownloadRepoType::Susetags,
+            "deb" => DownloadRepoType::Deb,
+            "arch" => DownloadRepoType::Arch,
+            "mdk" => DownloadRepoType::Mdk,
+            "registry" => DownloadRepoType::Registry,
+            _ => DownloadRepoType::Other(s),
+        }
+    }
+}
+
+impl From<DownloadRepoType> for String {
+    fn from(t: DownloadRepoType) -> String {
+        match t {
+            DownloadRepoType::RpmMd => "rpmmd".into(),
+            DownloadRepoType::Susetags => "susetags".into(),
+            DownloadRepoType::Deb => "deb".into(),
+            DownloadRepoType::Arch => "arch".into(),
+            DownloadRepoType::Mdk => "mdk".into(),
+            DownloadRepoType::Registry => "registry".into(),
+            DownloadRepoType::Other(s) => s,
+        }
+    }
 }
 
 impl ProjectMeta {
@@ -117,7 +161,8 @@ mod tests {
         assert_eq!(r.downloads.len(), 2);
         assert_eq!(r.downloads[0].url, "http://mola.org2");
         assert_eq!(r.downloads[0].archfilter.as_deref(), Some("i586, noarch"));
-        assert_eq!(r.downloads[1].repotype, "deb");
+        assert_eq!(r.downloads[0].repotype, DownloadRepoType::RpmMd);
+        assert_eq!(r.downloads[1].repotype, DownloadRepoType::Deb);
         assert_eq!(r.arches, ["i586", "x86_64"]);
     }
 

@@ -10,8 +10,10 @@
 //! - [`prjconf`]: the project configuration, macros and conditionals evaluated for an arch
 //! - [`pathchain`]: a repository's expanded build path
 //! - [`checkout`]: the osc package checkout in the current directory (`.osc/`)
-//! - [`plan`]: project/repository/arch -> bootstrap plan
+//! - [`repositories`]: where a root of an OBS repository installs from
+//! - [`bootstrap_plan`]: project/repository/arch -> bootstrap plan
 
+pub mod bootstrap_plan;
 pub mod buildinfo;
 pub mod checkout;
 pub mod client;
@@ -19,8 +21,8 @@ pub mod configuration;
 pub mod meta;
 pub mod oscrc;
 pub mod pathchain;
-pub mod plan;
 pub mod prjconf;
+pub mod repositories;
 pub mod status;
 pub mod xml;
 

@@ -85,22 +85,18 @@ pub fn sanitize_apiurl(url: &str) -> String {
 /// The home directory whose oscrc counts: `$SUDO_USER`'s when running as root through
 /// sudo, else `$HOME`.
 pub fn home_dir(env: &dyn Env) -> Option<PathBuf> {
-    if let Some(user) = env
-        .var("SUDO_USER")
-        .filter(|u| !u.is_empty() && u != "root")
+    if let Some(user) =
+        crate::user::sudo_user_from(env.var("SUDO_USER").as_deref(), crate::user::is_root())
     {
-        if nix::unistd::geteuid().is_root() {
-            if let Ok(Some(u)) = nix::unistd::User::from_name(&user) {
-                return Some(u.dir);
-            }
+        if let Ok(Some(u)) = nix::unistd::User::from_name(&user) {
+            return Some(u.dir);
         }
     }
     env.var("HOME").filter(|h| !h.is_empty()).map(PathBuf::from)
 }
 
 fn under_sudo(env: &dyn Env) -> bool {
-    env.var("SUDO_USER")
-        .is_some_and(|u| !u.is_empty() && u != "root")
+    crate::user::sudo_user_from(env.var("SUDO_USER").as_deref(), crate::user::is_root()).is_some()
 }
 
 /// Which oscrc osc would read. `explicit` is `--config`. Returns None when no file is
@@ -270,10 +266,16 @@ pub fn decode_passx(value: &str) -> Result<String> {
     let compressed = base64::engine::general_purpose::STANDARD
         .decode(value.trim())
         .map_err(|e| anyhow!("passx is not valid base64 ({e})"))?;
+    // a password is short; a few bytes of bzip2 can expand to gigabytes
+    const MAX_PASSWORD: u64 = 64 << 10;
     let mut out = String::new();
     bzip2::read::BzDecoder::new(compressed.as_slice())
+        .take(MAX_PASSWORD + 1)
         .read_to_string(&mut out)
         .map_err(|e| anyhow!("passx is not a bzip2-compressed password ({e})"))?;
+    if out.len() as u64 > MAX_PASSWORD {
+        bail!("passx decodes to more than {MAX_PASSWORD} bytes, which is no password: write it again with osc");
+    }
     Ok(out)
 }
 
@@ -481,6 +483,11 @@ mod tests {
         let osc_written = "QlpoOTFBWSZTWeTSblkAAAGBgAIBygAgADDACGNEHxaYXckU4UJDk0m5ZA==";
         assert_eq!(decode_passx(osc_written).unwrap(), "opensuse");
         assert_eq!(decode_passx(&encode_passx("x y")).unwrap(), "x y");
+        // a bzip2 bomb is refused after 64 KiB, not decompressed whole
+        let bomb = encode_passx(&"x".repeat(10 << 20));
+        assert!(bomb.len() < 4096);
+        let e = decode_passx(&bomb).unwrap_err().to_string();
+        assert!(e.contains("no password"), "{e}");
     }
 
     #[test]

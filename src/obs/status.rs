@@ -20,7 +20,7 @@ impl Status {
         if !t.starts_with("<status") && !t.starts_with("<?xml") {
             return None;
         }
-        let s: Status = quick_xml::de::from_str(body).ok()?;
+        let s: Status = super::xml::deserialize(body).ok()?;
         if s.code.is_empty() {
             None
         } else {

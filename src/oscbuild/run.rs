@@ -103,13 +103,14 @@ fn bootstrap_plan(
     project: &str,
     repository: &str,
 ) -> Result<Plan> {
-    let mut plan = crate::obs::plan::for_repository(client, project, repository, arch.obs)
-        .with_context(|| {
-            format!(
-                "cannot work out a root for {project}/{repository} to make container for {}",
-                arch.obs
-            )
-        })?;
+    let mut plan =
+        crate::obs::bootstrap_plan::for_repository(client, project, repository, arch.obs)
+            .with_context(|| {
+                format!(
+                    "cannot work out a root for {project}/{repository} to make container for {}",
+                    arch.obs
+                )
+            })?;
     for p in distributions::osc_packages(plan.backend) {
         if !plan.packages.iter().any(|q| q == p) {
             plan.packages.push(p.to_string());

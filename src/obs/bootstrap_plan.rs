@@ -1,28 +1,24 @@
-//! From OBS project/repository/arch to the bootstrap [`Plan`] of a root that matches it.
+//! From OBS project/repository/arch to the bootstrap [`Plan`] of a root that matches it:
+//! what `archbuild bootstrap ARCH --obs PROJECT/REPOSITORY` executes and `obs plan` shows.
 //!
 //! - backend: `Binarytype: deb` (given, or derived from `Type:`/the preinstalls as
 //!   obs-build does) or `Repotype: debian` -> Debian; anything else -> zypper;
-//! - repositories, first found wins: the download-on-demand entries (`<download>`) of
-//!   every repository on the expanded path for this arch, plus the prjconf's `RepoURL`
-//!   lines; when there are none, the published repositories of the path under the
-//!   instance's `download_url` (`/configuration`), leaving out the requested repository
-//!   itself when it has a path (its own packages are not needed to make a root);
+//! - repositories: see [`super::repositories`];
 //! - packages: the prjconf's `Preinstall` (what rpm/dpkg need to run) and `Required`
 //!   (always in a build root) lists; `Support` (checkers and helpers for package builds)
 //!   is left out of a minimal root. `-name` entries are exclusions, not packages;
-//! - emulator: the qemu-user emulator found on this host (`qemu-<target>` when none is),
-//!   none when the host runs the arch natively.
+//! - emulator: as [`crate::bootstrap::emulator_probe`] finds it on this host.
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 
 use super::client::Client;
-use super::configuration::{published_url, Configuration};
-use super::meta::{Download, PathElement, ProjectMeta};
+use super::configuration::Configuration;
+use super::meta::{PathElement, ProjectMeta};
 use super::pathchain::{self, MetaCache, MetaSource};
-use super::prjconf::Prjconf;
+use super::prjconf::{BinaryType, Prjconf};
+use super::repositories;
 use crate::arch;
-use crate::bootstrap::plan::{Backend, Plan, Repository};
-
+use crate::bootstrap::plan::{Backend, Plan};
 /// What a plan is made from: project metas, the combined build config, the instance
 /// configuration. The API [`Client`] is one; tests use maps.
 pub trait ObsSource: MetaSource {
@@ -53,19 +49,6 @@ impl ObsSource for Client {
     }
 }
 
-/// The interconnect project a project name starts with (`openSUSE.org` in
-/// `openSUSE.org:openSUSE:Tumbleweed`): its remote URL and the name on the remote side.
-fn remote_of(cache: &MetaCache, project: &str) -> Option<(String, String)> {
-    for (i, _) in project.match_indices(':') {
-        if let Ok(meta) = cache.project_meta(&project[..i]) {
-            if let Some(url) = meta.remoteurl.filter(|u| !u.trim().is_empty()) {
-                return Some((url.trim().to_string(), project[i + 1..].to_string()));
-            }
-        }
-    }
-    None
-}
-
 /// Everything `obs plan` shows: the plan and what it was made from.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Explained {
@@ -74,7 +57,7 @@ pub struct Explained {
     pub repository: String,
     /// The expanded build path, the repository itself first.
     pub path: Vec<PathElement>,
-    pub binarytype: String,
+    pub binarytype: BinaryType,
     pub repotype: Vec<String>,
     pub preinstall: Vec<String>,
     pub required: Vec<String>,
@@ -151,98 +134,24 @@ pub fn explain(
         arch.obs,
         &[("_project", project), ("_repository", repository)],
     );
-    let binarytype = conf.binary_type().to_string();
-    let backend = if binarytype == "deb" || conf.repotype.iter().any(|r| r == "debian") {
+    let binarytype = conf.binary_type();
+    let backend = if binarytype == BinaryType::Deb || conf.repotype.iter().any(|r| r == "debian") {
         Backend::Debian
     } else {
         Backend::Zypper
     };
+    let repositories = repositories::for_path(source, &cache, &path, &conf, arch.obs, backend)?;
 
-    // repositories: DoD entries along the path, RepoURL lines
-    let mut repositories: Vec<Repository> = Vec::new();
-    for elem in &path {
-        let m = cache.project_meta(&elem.project)?;
-        if let Some(r) = m.repository(&elem.repository) {
-            for d in r.downloads.iter().filter(|d| d.arch == arch.obs) {
-                push_unique(&mut repositories, from_download(d, elem)?);
-            }
-        }
-    }
-    for (i, line) in conf.repourl.iter().enumerate() {
-        push_unique(&mut repositories, from_repourl(line, i, backend)?);
-    }
-    if repositories.is_empty() {
-        let no_download_url = |instance: &str| {
-            anyhow!(
-                "{project}/{repository} names no repositories to install from (no download-on-demand entry, no RepoURL in its prjconf) and {instance} /configuration has no download_url: bootstrap with --repo URL instead"
-            )
-        };
-        let mut local_download_url: Option<String> = None;
-        let mut remote_download_urls: std::collections::HashMap<String, String> =
-            Default::default();
-        let skip_self = path.len() > 1;
-        for elem in path.iter().skip(usize::from(skip_self)) {
-            // published where the project lives: here, or on the remote instance of an
-            // interconnect project (openSUSE.org:openSUSE:Tumbleweed -> openSUSE:Tumbleweed)
-            let (download_url, name) = match remote_of(&cache, &elem.project) {
-                Some((remoteurl, name)) => {
-                    if !remote_download_urls.contains_key(&remoteurl) {
-                        let c = source.remote_configuration(&remoteurl)?;
-                        let d = c.download_url.ok_or_else(|| {
-                            no_download_url(&format!("the remote instance {remoteurl}"))
-                        })?;
-                        remote_download_urls.insert(remoteurl.clone(), d);
-                    }
-                    (remote_download_urls[&remoteurl].clone(), name)
-                }
-                None => {
-                    if local_download_url.is_none() {
-                        let c = source.configuration()?;
-                        local_download_url = Some(
-                            c.download_url
-                                .ok_or_else(|| no_download_url("the instance's"))?,
-                        );
-                    }
-                    (
-                        local_download_url.clone().unwrap_or_default(),
-                        elem.project.clone(),
-                    )
-                }
-            };
-            let url = published_url(&download_url, &name, &elem.repository);
-            let repo = match backend {
-                // published Debian repositories are flat: deb URL ./
-                Backend::Debian => Repository {
-                    name: alias(elem),
-                    url,
-                    suite: Some("./".into()),
-                    components: vec![],
-                },
-                Backend::Zypper => Repository {
-                    name: alias(elem),
-                    url,
-                    suite: None,
-                    components: vec![],
-                },
-            };
-            push_unique(&mut repositories, repo);
-        }
-    }
+    let mut seen = std::collections::HashSet::new();
+    let packages: Vec<String> = conf
+        .preinstall
+        .iter()
+        .chain(conf.required.iter())
+        .filter(|p| !p.starts_with('-') && seen.insert(p.as_str()))
+        .cloned()
+        .collect();
 
-    let mut packages: Vec<String> = Vec::new();
-    for p in conf.preinstall.iter().chain(conf.required.iter()) {
-        if !p.starts_with('-') && !packages.contains(p) {
-            packages.push(p.clone());
-        }
-    }
-
-    // the emulator bootstrap would use: the one found on this host, else its name
-    let native = arch::host().is_ok_and(|host| arch.is_native_on(host));
-    let emulator = (!native).then(|| {
-        crate::emulator::probe(arch)
-            .map(|(p, _)| p.display().to_string())
-            .unwrap_or_else(|| arch.emulator_name())
-    });
+    let emulator = crate::bootstrap::emulator_probe::planned_emulator(arch);
 
     let plan = Plan {
         arch: arch.obs.to_string(),
@@ -264,19 +173,6 @@ pub fn explain(
         support: conf.support.clone(),
         runscripts: conf.runscripts.clone(),
     })
-}
-
-fn push_unique(list: &mut Vec<Repository>, r: Repository) {
-    if !list
-        .iter()
-        .any(|x| x.url == r.url && x.suite == r.suite && x.components == r.components)
-    {
-        list.push(r);
-    }
-}
-
-fn alias(elem: &PathElement) -> String {
-    format!("{}_{}", elem.project, elem.repository).replace([':', '/'], "_")
 }
 
 fn unknown_repository(meta: &ProjectMeta, repository: &str) -> anyhow::Error {
@@ -323,85 +219,6 @@ fn resolve_arch(
         )));
     }
     Ok(found)
-}
-
-/// A Debian archive URL written as `<base>/<suite>/<components>` (DoD `deb` entries,
-/// `RepoURL: debian@...`), or a flat repository `<url>/.[/<components>]`.
-fn debian_repository(name: String, url: &str) -> Result<Repository> {
-    let url = url.trim_end_matches('/');
-    if let Some((base, comps)) = url
-        .split_once("/./")
-        .or_else(|| url.strip_suffix("/.").map(|b| (b, "")))
-    {
-        return Ok(Repository {
-            name,
-            url: base.to_string(),
-            suite: Some("./".into()),
-            components: comps
-                .split([',', '/'])
-                .filter(|c| !c.is_empty())
-                .map(str::to_string)
-                .collect(),
-        });
-    }
-    let mut parts = url.rsplitn(3, '/');
-    let (Some(components), Some(suite), Some(base)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(anyhow!(
-            "Debian repository URL '{url}' is not <mirror>/<suite>/<components>: fix the project's <download> or RepoURL entry"
-        ));
-    };
-    if base.ends_with(':') || base.is_empty() {
-        return Err(anyhow!(
-            "Debian repository URL '{url}' is not <mirror>/<suite>/<components>: fix the project's <download> or RepoURL entry"
-        ));
-    }
-    Ok(Repository {
-        name,
-        url: base.to_string(),
-        suite: Some(suite.to_string()),
-        components: components
-            .split(',')
-            .filter(|c| !c.is_empty())
-            .map(str::to_string)
-            .collect(),
-    })
-}
-
-fn from_download(d: &Download, elem: &PathElement) -> Result<Repository> {
-    let name = format!("{}-dod", alias(elem));
-    match d.repotype.as_str() {
-        "deb" => debian_repository(name, &d.url),
-        _ => Ok(Repository {
-            name,
-            url: d.url.clone(),
-            suite: None,
-            components: vec![],
-        }),
-    }
-}
-
-fn from_repourl(line: &str, i: usize, backend: Backend) -> Result<Repository> {
-    let name = format!("repourl{}", i + 1);
-    let (kind, url) = match line.split_once('@') {
-        Some((k, u)) if !k.contains('/') && !k.contains(':') => (Some(k), u),
-        _ => (None, line),
-    };
-    let debian = match kind {
-        Some("debian") => true,
-        Some(_) => false,
-        None => backend == Backend::Debian,
-    };
-    if debian {
-        debian_repository(name, url)
-    } else {
-        Ok(Repository {
-            name,
-            url: url.to_string(),
-            suite: None,
-            components: vec![],
-        })
-    }
 }
 
 #[cfg(test)]
