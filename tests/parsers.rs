@@ -117,7 +117,6 @@ fn binfmt_register_lines() {
 }
 
 #[test]
-#[ignore = "panics: src/binfmt.rs:282 (LiveEntry::parse slices hex text at a non-char boundary) and src/binfmt.rs:247 (matches_header indexes a mask shorter than the magic, via winner()), lead fixes"]
 fn binfmt_live_table() {
     never_panics("binfmt-live", 512);
 }

@@ -247,7 +247,9 @@ impl Entry {
             return false;
         }
         magic.iter().enumerate().all(|(i, &m)| {
-            let k = mask.as_ref().map_or(0xff, |mask| mask[i]);
+            let k = mask
+                .as_ref()
+                .map_or(0xff, |mask| mask.get(i).copied().unwrap_or(0xff));
             header[start + i] & k == m & k
         })
     }
@@ -281,8 +283,16 @@ impl LiveEntry {
         for line in text.lines() {
             let (key, value) = line.split_once(' ').unwrap_or((line, ""));
             let hex = |v: &str| -> Result<Vec<u8>> {
-                (0..v.len() / 2)
-                    .map(|i| u8::from_str_radix(&v[2 * i..2 * i + 2], 16).map_err(Into::into))
+                let digits = v.as_bytes();
+                if digits.len() % 2 != 0 || !digits.iter().all(u8::is_ascii_hexdigit) {
+                    bail!("binfmt entry '{name}' has a malformed hex string '{v}'");
+                }
+                digits
+                    .chunks(2)
+                    .map(|pair| {
+                        let text = std::str::from_utf8(pair).expect("ASCII hex digits");
+                        u8::from_str_radix(text, 16).map_err(Into::into)
+                    })
                     .collect()
             };
             match key {
@@ -295,6 +305,11 @@ impl LiveEntry {
                 "mask" => mask = Some(hex(value.trim())?),
                 "extension" => extension = Some(value.trim_start_matches('.').to_string()),
                 _ => {}
+            }
+        }
+        if let (Some(magic), Some(mask)) = (&magic, &mask) {
+            if magic.len() != mask.len() {
+                bail!("binfmt entry '{name}' has a magic and a mask of different lengths");
             }
         }
         let matcher = match (magic, extension) {
@@ -417,6 +432,25 @@ mod tests {
         .unwrap();
         assert!(!ext.enabled);
         assert_eq!(ext.entry.matcher, Matcher::Extension("exe".into()));
+    }
+
+    #[test]
+    fn hostile_entry_files_are_refused_not_panicked_on() {
+        assert!(LiveEntry::parse("x", "enabled\ninterpreter /x\nmagic a\u{e9}\n").is_err());
+        assert!(
+            LiveEntry::parse("x", "enabled\ninterpreter /x\nmagic 7f454c46\nmask ff\n").is_err()
+        );
+        let short_mask = Entry {
+            name: "x".into(),
+            matcher: Matcher::Magic {
+                offset: 0,
+                magic: vec![0x7f, 0x45],
+                mask: Some(vec![0xff]),
+            },
+            interpreter: "/x".into(),
+            flags: Flags::default(),
+        };
+        assert!(short_mask.matches_header(&[0x7f, 0x45, 0x4c]));
     }
 
     #[test]
