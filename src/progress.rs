@@ -50,7 +50,7 @@ impl Progress {
         };
         match &self.bar {
             Some(bar) => bar.set_message(text),
-            None if done % 10 == 0 || Some(done) == total => {
+            None if done.is_multiple_of(10) || Some(done) == total => {
                 println!("archbuild: {}: {}", self.task, text)
             }
             None => {}

@@ -67,7 +67,7 @@ impl Report {
     fn count(&self, what: &str, done: u64, total: Option<u64>) {
         match self {
             Report::Progress(p) => p.count(what, done, total),
-            Report::Stderr(task) if done % 10 == 0 || Some(done) == total => match total {
+            Report::Stderr(task) if done.is_multiple_of(10) || Some(done) == total => match total {
                 Some(t) => eprintln!("archbuild: {task}: {what} {done}/{t}"),
                 None => eprintln!("archbuild: {task}: {what} {done}"),
             },
