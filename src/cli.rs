@@ -45,6 +45,9 @@ pub enum Command {
     Obs(commands::obs::ObsCommand),
     /// Run `osc build` inside a container of ARCH for the checkout in the current directory
     Build(commands::build::Args),
+    /// Write the man pages, shell completions or binfmt.d example (for packagers)
+    #[command(subcommand, hide = true)]
+    Generate(commands::generate::GenerateCommand),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -61,5 +64,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Remove(args) => commands::remove::run(args),
         Command::Obs(cmd) => commands::obs::run(cmd),
         Command::Build(args) => commands::build::run(args),
+        Command::Generate(cmd) => {
+            commands::generate::run(cmd, <Cli as clap::CommandFactory>::command())
+        }
     }
 }

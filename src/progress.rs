@@ -72,7 +72,7 @@ impl Progress {
         };
         match &self.bar {
             Some(bar) => bar.set_message(text),
-            None if done % 10 == 0 || Some(done) == total => self.line(&text),
+            None if done.is_multiple_of(10) || Some(done) == total => self.line(&text),
             None => {}
         }
     }

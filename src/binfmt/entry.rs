@@ -284,7 +284,7 @@ impl LiveEntry {
             let (key, value) = line.split_once(' ').unwrap_or((line, ""));
             let hex = |v: &str| -> Result<Vec<u8>> {
                 let digits = v.as_bytes();
-                if digits.len() % 2 != 0 || !digits.iter().all(u8::is_ascii_hexdigit) {
+                if !digits.len().is_multiple_of(2) || !digits.iter().all(u8::is_ascii_hexdigit) {
                     bail!("binfmt entry '{name}' has a malformed hex string '{v}'");
                 }
                 digits

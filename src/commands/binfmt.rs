@@ -11,6 +11,7 @@ use crate::settings;
 #[derive(Debug, clap::Args)]
 pub struct Which {
     /// Architectures (default: every emulated arch that has an emulator installed)
+    #[arg(value_parser = super::generate::ArchNames, hide_possible_values = true)]
     pub arches: Vec<String>,
 }
 

@@ -36,6 +36,7 @@ impl From<BackendArg> for Backend {
   archbuild bootstrap aarch64 --dry-run --json")]
 pub struct Args {
     /// Architecture of the root (OBS, rpm, Debian or qemu name)
+    #[arg(value_parser = super::generate::ArchNames, hide_possible_values = true)]
     pub arch: String,
     /// Container name (default: the OBS arch name)
     #[arg(long)]

@@ -23,6 +23,7 @@ pub struct Args {
     /// Repository of the project to build for (as in `osc build`)
     pub repository: String,
     /// Architecture to build for (OBS, rpm, Debian or qemu name)
+    #[arg(value_parser = super::generate::ArchNames, hide_possible_values = true)]
     pub arch: String,
     /// Build description (spec, dsc, kiwi...) when the checkout has more than one
     pub build_descr: Option<String>,

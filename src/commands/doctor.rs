@@ -8,6 +8,7 @@ use crate::{binfmt, settings};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Architectures to check (default: all emulated ones)
+    #[arg(value_parser = super::generate::ArchNames, hide_possible_values = true)]
     pub arches: Vec<String>,
 }
 

@@ -6,6 +6,7 @@ pub mod bootstrap;
 pub mod build;
 pub mod doctor;
 pub mod enter;
+pub mod generate;
 pub mod list;
 pub mod obs;
 pub mod remove;

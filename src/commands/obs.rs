@@ -40,6 +40,7 @@ pub enum ObsCommand {
         /// Repository of the project, e.g. openSUSE_Tumbleweed
         repository: String,
         /// Architecture (OBS, rpm, Debian or qemu name)
+        #[arg(value_parser = super::generate::ArchNames, hide_possible_values = true)]
         arch: String,
         #[command(flatten)]
         common: Common,

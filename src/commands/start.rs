@@ -14,7 +14,7 @@ pub struct Args {
     /// Name of a known container (from `bootstrap` or an earlier `start`)
     pub name: Option<String>,
     /// Architecture of the root at --location (for a container archbuild does not know yet)
-    #[arg(long)]
+    #[arg(long, value_parser = super::generate::ArchNames, hide_possible_values = true)]
     pub arch: Option<String>,
     /// Root directory of a container archbuild does not know yet
     #[arg(long, requires = "arch")]
