@@ -115,9 +115,13 @@ pub fn run_command(
     drop(cmd); // closes our copies of the pipe's write end
     let group = Pid::from_raw(child.id() as i32);
     // The child's private mount namespace: whatever is left in it at the end is ended.
-    let identity = namespace::namespace_of(child.id());
-    if let Some(identity) = &identity {
-        crate::atomic_file::write(&running_file(root), identity.as_bytes())?;
+    // The command's namespaces (mount and PID): a run killed before it cleans up
+    // leaves them named for the next one.
+    if let (Some(mount), Some(pids)) = (
+        namespace::namespace_of(child.id()),
+        namespace::pid_namespace_for_children_of(child.id()),
+    ) {
+        crate::atomic_file::write(&running_file(root), format!("{mount} {pids}").as_bytes())?;
     }
     let (lines, reader) = read_lines(read);
     let mut forwarded: Option<Instant> = None;

@@ -298,8 +298,21 @@ pub fn namespace_of(pid: u32) -> Option<String> {
         .map(|l| l.to_string_lossy().into_owned())
 }
 
-/// Processes (other than this one) whose mount namespace is `identity`.
+/// The PID namespace that the children of process `pid` are born into (`pid:[inode]`).
+pub fn pid_namespace_for_children_of(pid: u32) -> Option<String> {
+    fs::read_link(format!("/proc/{pid}/ns/pid_for_children"))
+        .ok()
+        .map(|l| l.to_string_lossy().into_owned())
+}
+
+/// Processes (other than this one) in the namespaces `identity` names: a mount
+/// namespace (`mnt:[inode]`), optionally followed by a PID namespace (`pid:[inode]`)
+/// that must match too. A dead namespace's inode number can be reused by a new one;
+/// two at once, for the same process, is what makes a recorded identity safe to act on.
 pub fn processes_in(identity: &str) -> Vec<Pid> {
+    let mut words = identity.split_whitespace();
+    let mount = words.next().unwrap_or_default();
+    let pid_ns = words.next();
     let me = std::process::id();
     let mut pids = Vec::new();
     for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -310,7 +323,13 @@ pub fn processes_in(identity: &str) -> Vec<Pid> {
         else {
             continue;
         };
-        if pid != me && namespace_of(pid).as_deref() == Some(identity) {
+        if pid == me || namespace_of(pid).as_deref() != Some(mount) {
+            continue;
+        }
+        let same_pid_ns = pid_ns.is_none_or(|want| {
+            fs::read_link(format!("/proc/{pid}/ns/pid")).is_ok_and(|l| l.to_string_lossy() == want)
+        });
+        if same_pid_ns {
             pids.push(Pid::from_raw(pid as i32));
         }
     }
