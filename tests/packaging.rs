@@ -419,6 +419,9 @@ fn spec_builds_offline_into_packages_that_hold_what_archbuild_generates() {
     }
     file(true, format!("{docdir}/binfmt.d"));
     file(false, format!("{docdir}/binfmt.d/archbuild.conf"));
+    let licenses = format!("{}/archbuild", at("%{_defaultlicensedir}"));
+    file(true, licenses.clone());
+    file(false, format!("{licenses}/COPYING"));
     assert_eq!(package_files(&main), files, "files of {}", main.display());
     let plugin_dir = format!("{}/lib/osc-plugins", at("%{_prefix}"));
     assert_eq!(
