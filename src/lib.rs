@@ -10,6 +10,7 @@ pub mod container;
 pub mod elf;
 pub mod emulator;
 pub mod error;
+pub mod matrix;
 pub mod mountinfo;
 pub mod names;
 pub mod obs;
