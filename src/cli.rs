@@ -45,6 +45,8 @@ pub enum Command {
     Obs(commands::obs::ObsCommand),
     /// Run `osc build` inside a container of ARCH for the checkout in the current directory
     Build(commands::build::Args),
+    /// The pre-submit check of the checkout in the current directory (so far only --plan: the build matrix as OBS schedules it)
+    Check(commands::check::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -61,5 +63,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Remove(args) => commands::remove::run(args),
         Command::Obs(cmd) => commands::obs::run(cmd),
         Command::Build(args) => commands::build::run(args),
+        Command::Check(args) => commands::check::run(args),
     }
 }

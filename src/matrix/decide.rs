@@ -108,9 +108,9 @@ pub fn decide(cell: &Cell, input: &PlanInput, config: &BuildConfig) -> Decision 
 
     // 4. build flags
     let default_words = if project_default {
-        "the default (build enabled)"
+        "default"
     } else {
-        "the default of a maintenance_release project (build disabled)"
+        "the default of a maintenance_release project (nothing builds unless enabled)"
     };
     if !build.enabled() {
         return Decision::new(
