@@ -255,3 +255,39 @@ fn check_without_plan_and_outside_a_checkout_are_errors() {
         "nothing asked outside a checkout"
     );
 }
+
+#[test]
+fn without_the_merged_build_configuration_the_projects_own_config_is_used() {
+    let Some(server) = Server::start(&[]) else {
+        return;
+    };
+    let home = Home::new(&server, "hello", Some(&fixture_checkout()));
+    server.fault("500", 100, "/_buildconfig", 0.0);
+    let o = home.run(&["check", "--plan", "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let warnings = v["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 3, "one per repository: {warnings:?}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("the project's own _config is used"),
+        "{warnings:?}"
+    );
+    // the project's own _config has no Type: and no Preinstall: (those come with the path)
+    let got = cells(&v);
+    let x86 = got
+        .iter()
+        .find(|c| c.repository == "openSUSE_Tumbleweed" && c.arch == "x86_64")
+        .unwrap();
+    assert_eq!(x86.verdict, "broken", "{x86:?}");
+    assert!(x86.rule.contains("gives no recipe type"), "{x86:?}");
+    // its own BuildFlags still count, under its %ifarch
+    let riscv_doc = got
+        .iter()
+        .find(|c| c.name == "hello:doc" && c.arch == "riscv64")
+        .unwrap();
+    assert_eq!(riscv_doc.verdict, "excluded", "{riscv_doc:?}");
+    assert!(server.served(&format!("GET /source/{PROJECT}/_config 200")) >= 1);
+}
