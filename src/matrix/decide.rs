@@ -8,7 +8,8 @@
 //! 3. no source files at all -> broken (unless every repository of the arch is
 //!    disabled: then 4 decides);
 //! 4. `<build>` flags: the package's, with the project's result as default (a
-//!    `maintenance_release` project defaults to off) -> disabled;
+//!    `maintenance_release` project without a `<build>` element defaults to off) ->
+//!    disabled;
 //! 5. no recipe type in the build configuration -> broken;
 //! 6. no recipe of that type for the package or flavor -> excluded;
 //! 7. a recipe without a name -> broken;
@@ -41,8 +42,15 @@ fn no_flags() -> &'static MetaFlags {
 /// The `<build>` result for a repository and arch (project result as the package's default).
 fn build_flag(input: &PlanInput, repository: &str, arch: &str) -> (Outcome, Outcome, bool) {
     let package = input.package_flags.as_ref().unwrap_or(no_flags());
-    let default = input.project_flags.kind.as_deref() != Some("maintenance_release");
-    let project = flags::enabled(&input.project_flags.build, default, repository, arch);
+    // `checkpkgs`: a maintenance_release project without <build> builds nothing; with
+    // a <build> element (even an empty one) its elements decide over a default of on
+    let default = input.project_flags.has_build
+        || input.project_flags.kind.as_deref() != Some("maintenance_release");
+    let project = flags::enabled(&input.project_flags.build, true, repository, arch);
+    let project = match project {
+        Outcome::Default(_) => Outcome::Default(default),
+        decided => decided,
+    };
     let pkg = flags::enabled(&package.build, project.enabled(), repository, arch);
     (pkg, project, default)
 }

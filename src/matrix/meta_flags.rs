@@ -17,6 +17,8 @@ pub struct MetaFlags {
     /// default).
     pub kind: Option<String>,
     pub build: Vec<Element>,
+    /// Whether the document has a `<build>` element at all (even an empty one).
+    pub has_build: bool,
     pub lock: Vec<Element>,
     /// `<releasename>`: prjconf build lists match it as well as the package name.
     pub releasename: Option<String>,
@@ -102,7 +104,10 @@ fn element(
         }
         1 => {
             *section = match e.name().as_ref() {
-                b"build" => Section::Build,
+                b"build" => {
+                    flags.has_build = true;
+                    Section::Build
+                }
                 b"lock" => Section::Lock,
                 b"releasename" => Section::Releasename,
                 _ => Section::Other,
@@ -173,6 +178,7 @@ mod tests {
         .unwrap();
         assert_eq!(m.kind.as_deref(), Some("maintenance_release"));
         assert!(m.build.is_empty());
+        assert!(m.has_build);
         let e = parse("<project><build>", "project meta of 'p'").unwrap_err();
         assert!(e.to_string().contains("project meta of 'p'"), "{e}");
         assert!(parse("  ", "x").unwrap_err().to_string().contains("empty"));
@@ -183,5 +189,6 @@ mod tests {
         )
         .unwrap();
         assert!(m.build.is_empty());
+        assert!(!m.has_build);
     }
 }

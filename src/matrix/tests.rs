@@ -123,6 +123,7 @@ fn rows() -> Vec<Row> {
         Row { package: Some("<package><build><enable repository='openSUSE_Tumbleweed' arch='aarch64'/><disable repository='openSUSE_Tumbleweed' arch='aarch64'/></build></package>"), verdict: Disabled, rule: "score 7 always wins", ..row("disable 7 wins") },
         Row { project: "<project kind='maintenance_release'/>", verdict: Disabled, rule: "maintenance_release", ..row("maintenance_release builds nothing by default") },
         Row { project: "<project kind='maintenance_release'/>", package: Some("<package><build><enable/></build></package>"), ..row("unless enabled") },
+        Row { project: "<project kind='maintenance_release'><build><disable arch='s390x'/></build></project>", rule: "build enabled by default", ..row("a maintenance_release project with a <build> element defaults to on") },
         Row { package: None, ..row("package not on the server: no package flags") },
         // 5. recipe type
         Row { tw_config: Some("Required: x\n"), verdict: Broken, rule: "gives no recipe type", ..row("no Type: and no guess") },
