@@ -289,5 +289,9 @@ fn without_the_merged_build_configuration_the_projects_own_config_is_used() {
         .find(|c| c.name == "hello:doc" && c.arch == "riscv64")
         .unwrap();
     assert_eq!(riscv_doc.verdict, "excluded", "{riscv_doc:?}");
-    assert!(server.served(&format!("GET /source/{PROJECT}/_config 200")) >= 1);
+    assert_eq!(
+        server.served(&format!("GET /source/{PROJECT}/_config 200")),
+        1,
+        "fetched once"
+    );
 }

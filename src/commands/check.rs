@@ -171,6 +171,8 @@ fn fetch(client: &Client, co: &Checkout, notes: &mut Vec<String>) -> Result<Plan
         Err(e) => return Err(e),
     };
     let mut configs = BTreeMap::new();
+    // the project's own _config, fetched once when a merged configuration is missing
+    let mut own_config: Option<String> = None;
     for r in &meta.repositories {
         let config = match client.buildconfig(prj, &r.name) {
             Ok(text) => RepositoryConfig {
@@ -178,9 +180,15 @@ fn fetch(client: &Client, co: &Checkout, notes: &mut Vec<String>) -> Result<Plan
                 defines: vec![],
             },
             Err(merged_error) => {
-                let text = client.project_config(prj).with_context(|| {
-                    format!("neither the build configuration of {prj}/{} ({merged_error}) nor the project's _config could be fetched", r.name)
-                })?;
+                let text = match &own_config {
+                    Some(t) => t.clone(),
+                    None => {
+                        let t = client.project_config(prj).with_context(|| {
+                            format!("neither the build configuration of {prj}/{} ({merged_error}) nor the project's _config could be fetched", r.name)
+                        })?;
+                        own_config.insert(t).clone()
+                    }
+                };
                 notes.push(format!(
                     "the merged build configuration of {prj}/{} could not be fetched ({merged_error}): the project's own _config is used, without the configurations of its build path",
                     r.name
