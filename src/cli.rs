@@ -48,6 +48,8 @@ pub enum Command {
     /// Write the man pages, shell completions or binfmt.d example (for packagers)
     #[command(subcommand, hide = true)]
     Generate(commands::generate::GenerateCommand),
+    /// The pre-submit check of the checkout in the current directory (so far only --plan: the build matrix as OBS schedules it)
+    Check(commands::check::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -67,5 +69,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(cmd) => {
             commands::generate::run(cmd, <Cli as clap::CommandFactory>::command())
         }
+        Command::Check(args) => commands::check::run(args),
     }
 }

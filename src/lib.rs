@@ -13,6 +13,7 @@ pub mod elf;
 pub mod emulator;
 pub mod error;
 pub mod locks;
+pub mod matrix;
 pub mod mountinfo;
 pub mod names;
 pub mod obs;

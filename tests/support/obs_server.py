@@ -7,6 +7,7 @@ it accepts connections, and serves until killed or until --lifetime seconds pass
 Routes (as the OBS API has them):
   GET  /source/<prj>/_meta                       project meta
   GET  /source/<prj>/_config                     project config (prjconf)
+  GET  /source/<prj>/<pkg>/_meta                 package meta (tests/data/matrix/server)
   GET  /build/<prj>/<repo>/_buildconfig          prjconfs of the expanded path, combined as
                                                  the OBS backend does (%define _project,
                                                  "### from", %define _repository, Macros cut)
@@ -44,6 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(os.path.dirname(HERE), "data", "obs")
+MATRIX = os.path.join(os.path.dirname(HERE), "data", "matrix", "server")
 
 
 def data(name):
@@ -177,6 +179,20 @@ def build_projects(download_url, own_url):
         "  <download_url>https://download.remote.example.test/repositories</download_url>\n</configuration>",
     )
     return p, configuration, remote_configuration
+
+
+def matrix_fixtures():
+    """Projects and package metas of tests/data/matrix/server/<project>/ (_meta, _config,
+    packages/<package>/_meta): ({project: {"meta", "config"}}, {(project, package): meta})."""
+    projects, packages = {}, {}
+    for prj in sorted(os.listdir(MATRIX)) if os.path.isdir(MATRIX) else []:
+        d = os.path.join(MATRIX, prj)
+        read = lambda *p: open(os.path.join(d, *p), encoding="utf-8").read()
+        projects[prj] = {"meta": read("_meta"), "config": read("_config") if os.path.exists(os.path.join(d, "_config")) else ""}
+        pd = os.path.join(d, "packages")
+        for pkg in sorted(os.listdir(pd)) if os.path.isdir(pd) else []:
+            packages[(prj, pkg)] = read("packages", pkg, "_meta")
+    return projects, packages
 
 
 def repo_paths(meta, repo):
@@ -378,6 +394,11 @@ class Handler(BaseHTTPRequestHandler):
             return 200, self.server.remote_configuration, xml
         if parts == ["about"]:
             return 200, "<about><title>Open Build Service</title><revision>2.10.0</revision></about>\n", xml
+        if len(parts) == 4 and parts[0] == "source" and parts[3] == "_meta":
+            meta = self.server.packages.get((parts[1], parts[2]))
+            if meta is None:
+                return 404, status_xml("unknown_package", "Package not found: %s/%s" % (parts[1], parts[2])), xml
+            return 200, meta, xml
         if len(parts) == 3 and parts[0] == "source" and parts[2] in ("_meta", "_config"):
             prj = projects.get(parts[1])
             if prj is None:
@@ -434,6 +455,8 @@ def main():
     server = Server(("127.0.0.1", args.port), Handler)
     own_url = "http://127.0.0.1:%d" % server.server_address[1]
     server.projects, server.configuration, server.remote_configuration = build_projects(args.download_url, own_url)
+    matrix_projects, server.packages = matrix_fixtures()
+    server.projects.update(matrix_projects)
     server.user = None if args.no_auth else args.user
     server.password = args.password
     server.faults = Faults()

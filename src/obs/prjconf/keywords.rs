@@ -54,6 +54,9 @@ pub struct Keywords {
     keep: NameList,
     repourl: NameList,
     expandflags: NameList,
+    buildflags: NameList,
+    target: Option<String>,
+    distmacros: Vec<String>,
     repotype: Vec<String>,
     type_: Option<String>,
     binarytype: Option<BinaryType>,
@@ -75,6 +78,19 @@ impl Keywords {
             "keep:" => &mut self.keep,
             "repourl:" => &mut self.repourl,
             "expandflags:" => &mut self.expandflags,
+            "buildflags:" => &mut self.buildflags,
+            "target:" | "changetarget:" => {
+                let t = words.collect::<Vec<_>>().join(" ");
+                self.target = (!t.is_empty()).then_some(t);
+                return;
+            }
+            "distmacro:" => {
+                let rest = line.trim_start()[first.len()..].trim();
+                if !rest.is_empty() {
+                    self.distmacros.push(rest.to_string());
+                }
+                return;
+            }
             "repotype:" => {
                 self.repotype = words.map(str::to_string).collect();
                 return;
@@ -109,6 +125,9 @@ impl Keywords {
         conf.repotype = unify(self.repotype);
         conf.repourl = self.repourl.into_names();
         conf.expandflags = self.expandflags.into_names();
+        conf.buildflags = self.buildflags.into_names();
+        conf.target = self.target;
+        conf.distmacros = self.distmacros;
         conf.type_ = self.type_;
         conf.binarytype = self.binarytype;
         conf.buildengine = self.buildengine;

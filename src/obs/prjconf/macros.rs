@@ -9,11 +9,13 @@
 
 use std::collections::HashMap;
 
-/// obs-build's standard macros (Build.pm `$std_macros`, synced with rpm).
+/// obs-build's standard macros (Build.pm `$std_macros`, synced with rpm 4.20.0).
 const STD_MACROS: &[(&str, &str)] = &[
     ("nil", ""),
     ("ix86", "i386 i486 i586 i686 pentium3 pentium4 athlon geode"),
-    ("arm", "armv3l armv4b armv4l armv4tl armv5b armv5l armv5teb armv5tel armv5tejl armv6l armv6hl armv7l armv7hl armv7hnl armv5el armv5eb armv6el armv6eb armv7el armv7eb armv7nhl armv8el"),
+    ("x86_64", "x86_64 x86_64_v2 x86_64_v3 x86_64_v4 amd64 em64t"),
+    ("arm32", "armv3l armv4b armv4l armv4tl armv5tl armv5tel armv5tejl armv6l armv6hl armv7l armv7hl armv7hnl armv8l armv8hl armv8hnl armv8hcnl"),
+    ("arm", "%{arm32}"),
     ("arml", "armv3l armv4l armv5l armv5tel armv6l armv6hl armv7l armv7hl armv7hnl"),
     ("armb", "armv4b armv5b armv5teb"),
     ("arm64", "aarch64"),
@@ -22,9 +24,14 @@ const STD_MACROS: &[(&str, &str)] = &[
     ("mipseb", "mips mipsr6 mips64 mips64r6"),
     ("mipsel", "mipsel mipsr6el mips64el mips64r6el"),
     ("mips", "%{mips32} %{mips64}"),
+    ("loongarch64", "loongarch64"),
     ("sparc", "sparc sparcv8 sparcv9 sparcv9v sparc64 sparc64v"),
     ("alpha", "alpha alphaev56 alphaev6 alphaev67"),
     ("power64", "ppc64 ppc64p7 ppc64le"),
+    ("riscv32", "riscv32"),
+    ("riscv64", "riscv64"),
+    ("riscv128", "riscv128"),
+    ("riscv", "%{riscv32} %{riscv64} %{riscv128}"),
 ];
 
 /// How deep macros may expand macros (rpm's limit).

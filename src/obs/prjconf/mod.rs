@@ -11,10 +11,10 @@
 //! `Macros:` ... `:Macros` blocks are rpm macros for the build, not configuration:
 //! skipped. Any text is read without panicking, in time linear in its length.
 
-mod conditionals;
-mod expr;
+pub mod conditionals;
+pub mod expr;
 mod keywords;
-mod macros;
+pub mod macros;
 
 use std::collections::HashMap;
 
@@ -90,6 +90,16 @@ pub struct Prjconf {
     pub keep: Vec<String>,
     pub repourl: Vec<String>,
     pub expandflags: Vec<String>,
+    /// `BuildFlags:` (`excludebuild:PKG`, `onlybuild:PKG`, `genmetaalgo:N`, ...).
+    pub buildflags: Vec<String>,
+    /// `Target:` / `ChangeTarget:` (e.g. `armv7hl-suse-linux`).
+    pub target: Option<String>,
+    /// `DistMacro:` values (`NAME BODY`), in order.
+    pub distmacros: Vec<String>,
+    /// The text of the `Macros:` blocks that count (obs-build's `rawmacros`): the rpm
+    /// macros builds and recipe parsing see.
+    #[serde(skip)]
+    pub rawmacros: String,
     /// Macro values after the whole file (e.g. `_project`, `_repository`).
     #[serde(skip)]
     pub macros: HashMap<String, String>,
@@ -109,17 +119,24 @@ impl Prjconf {
         }
         let mut keywords = keywords::Keywords::default();
         let mut state = State::Taking;
-        let mut in_macros = false;
+        // Some(block) while inside a `Macros:` block; kept when it began in taken lines
+        let mut in_macros: Option<Option<String>> = None;
+        let mut rawmacros = String::new();
         for raw in text.lines() {
             let trimmed = raw.trim();
-            if in_macros {
+            if let Some(block) = &mut in_macros {
                 if trimmed.eq_ignore_ascii_case(":macros") {
-                    in_macros = false;
+                    if let Some(b) = in_macros.take().flatten() {
+                        add_macros_block(&mut rawmacros, &b);
+                    }
+                } else if let Some(b) = block {
+                    b.push_str(raw);
+                    b.push('\n');
                 }
                 continue;
             }
             if trimmed.eq_ignore_ascii_case("macros:") {
-                in_macros = true;
+                in_macros = Some(state.taking().then(String::new));
                 continue;
             }
             if trimmed.starts_with('#') {
@@ -162,8 +179,12 @@ impl Prjconf {
             }
             keywords.line(t);
         }
+        if let Some(Some(b)) = in_macros {
+            add_macros_block(&mut rawmacros, &b);
+        }
         let mut conf = Prjconf {
             arch: arch.to_string(),
+            rawmacros,
             ..Prjconf::default()
         };
         keywords.finish(&mut conf);
@@ -218,6 +239,14 @@ impl Prjconf {
     /// True when `ExpandFlags:` carries `flag` (e.g. `preinstallexpand`).
     pub fn has_expandflag(&self, flag: &str) -> bool {
         self.expandflags.iter().any(|f| f == flag)
+    }
+}
+
+/// A `Macros:` block joins the ones before it; one that starts with a `!` line replaces them.
+fn add_macros_block(rawmacros: &mut String, block: &str) {
+    match block.strip_prefix("!\n") {
+        Some(rest) => *rawmacros = rest.to_string(),
+        None => rawmacros.push_str(block),
     }
 }
 
