@@ -43,8 +43,11 @@ pub enum Command {
     /// Read OBS project metadata: repositories, path chains, bootstrap plans
     #[command(subcommand)]
     Obs(commands::obs::ObsCommand),
-    /// Run `osc build` inside a container of ARCH for the checkout in the current directory
+    /// Run the host's `osc build` for ARCH under archbuild's emulation, for the checkout in the current directory
     Build(commands::build::Args),
+    /// The build program osc runs for `archbuild build` (not for direct use)
+    #[command(hide = true)]
+    BuildCmd(commands::build_cmd::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -61,5 +64,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Remove(args) => commands::remove::run(args),
         Command::Obs(cmd) => commands::obs::run(cmd),
         Command::Build(args) => commands::build::run(args),
+        Command::BuildCmd(args) => commands::build_cmd::run(args),
     }
 }

@@ -4,7 +4,6 @@
 pub mod arch;
 pub mod binfmt;
 pub mod bootstrap;
-pub mod oscbuild;
 pub mod cli;
 pub mod commands;
 pub mod container;
@@ -14,6 +13,7 @@ pub mod error;
 pub mod mountinfo;
 pub mod names;
 pub mod obs;
+pub mod oscbuild;
 pub mod paths;
 pub mod progress;
 pub mod state;

@@ -102,16 +102,17 @@ def buildinfo(packages, package, arch=ARCH):
     return "\n".join(out) + "\n"
 
 
-META = """<project name="%s">
+def meta(arches):
+    """The project meta: one repository building for x86_64 and every served arch."""
+    lines = "".join("    <arch>%s</arch>\n" % a for a in sorted(set(["x86_64"] + list(arches))))
+    return """<project name="%s">
   <title>Alice's home</title>
   <description/>
   <repository name="%s">
     <path project="%s" repository="%s"/>
-    <arch>x86_64</arch>
-    <arch>%s</arch>
-  </repository>
+%s  </repository>
 </project>
-""" % (PROJECT, REPOSITORY, BASE_PROJECT, BASE_REPOSITORY, ARCH)
+""" % (PROJECT, REPOSITORY, BASE_PROJECT, BASE_REPOSITORY, lines)
 
 
 def cpio_newc(files):
@@ -196,7 +197,7 @@ class Handler(BaseHTTPRequestHandler):
         if parts[:1] == ["source"] and query.get("cmd") == ["getprojectservices"]:
             return 200, "<services/>\n", xml
         if parts == ["source", PROJECT, "_meta"]:
-            return 200, META, xml
+            return 200, meta(self.server.packages), xml
         if parts == ["build", PROJECT, REPOSITORY, "_buildconfig"]:
             return 200, "%%define _project %s\n%s" % (PROJECT, srv.config), "text/plain"
         if (len(parts) == 6 and parts[:3] == ["build", PROJECT, REPOSITORY]
