@@ -16,10 +16,11 @@ mod common;
 use common::sh;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use common::obs_server::Server;
 use std::time::Instant;
 
 const OSC_ROOT: &str = "/opt/archbuild-test";
@@ -110,50 +111,21 @@ fn expand(dsc: &Path, work: &Path, obs_arch: &str) -> PathBuf {
     path
 }
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(obs_arch: &str, expanded: &Path) -> Server {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/build_server.py");
-        let prjconf =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/obs/prjconf_debian12.txt");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg("--expanded")
-            .arg(format!("{obs_arch}={}", expanded.display()))
-            .arg("--config")
-            .arg(prjconf)
-            .arg("--debs")
-            .arg(common::cache_dir().join("build-e2e-debs"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the stand-in OBS");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|p| p.parse().ok())
-            .expect("PORT <n>");
-        Server { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The stand-in OBS for `obs_arch`, answering with obs-build's expansion.
+fn server(obs_arch: &str, expanded: &Path) -> Server {
+    let prjconf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/obs/prjconf_debian12.txt");
+    let args = [
+        "--expanded".into(),
+        format!("{obs_arch}={}", expanded.display()),
+        "--config".into(),
+        prjconf.display().to_string(),
+        "--debs".into(),
+        common::cache_dir()
+            .join("build-e2e-debs")
+            .display()
+            .to_string(),
+    ];
+    Server::start_script("build_server.py", &args).expect("python3 for the stand-in OBS")
 }
 
 fn osc_dir(version: &str) -> PathBuf {
@@ -426,7 +398,7 @@ fn build_with_current_osc(
     let scratch = tempfile::tempdir().unwrap();
     let dsc = source_package(scratch.path());
     let expanded = expand(&dsc, scratch.path(), target.obs);
-    let server = Server::start(target.obs, &expanded);
+    let server = server(target.obs, &expanded);
     let url = server.url();
     oscrc(&url, &credentials(&url));
     let work = Path::new(USER_HOME).join("obs/home:alice/archbuild-hello");

@@ -31,6 +31,8 @@ import time
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from obs_common import cpio_newc, status_xml
 from xml.sax.saxutils import quoteattr
 
 PROJECT = "home:alice"
@@ -113,28 +115,6 @@ def meta(arches):
 %s  </repository>
 </project>
 """ % (PROJECT, REPOSITORY, BASE_PROJECT, BASE_REPOSITORY, lines)
-
-
-def cpio_newc(files):
-    out = bytearray()
-
-    def entry(name, body, mode):
-        nb = name.encode() + b"\0"
-        hdr = "070701" + "".join("%08X" % v for v in (0, mode, 0, 0, 1, 0, len(body), 0, 0, 0, 0, len(nb), 0))
-        out.extend(hdr.encode())
-        out.extend(nb)
-        out.extend(b"\0" * ((4 - (110 + len(nb)) % 4) % 4))
-        out.extend(body)
-        out.extend(b"\0" * ((4 - len(body) % 4) % 4))
-
-    for name, body in files:
-        entry(name, body, 0o100644)
-    entry("TRAILER!!!", b"", 0)
-    return bytes(out)
-
-
-def status_xml(code, summary):
-    return '<status code="%s">\n  <summary>%s</summary>\n</status>\n' % (code, summary)
 
 
 class Handler(BaseHTTPRequestHandler):
