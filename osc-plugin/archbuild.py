@@ -1,8 +1,10 @@
 # osc plugin: `osc archbuild REPOSITORY ARCH [BUILD_DESCR] [osc build options...]`
 #
-# Runs `osc build` for the package checkout in the current directory inside an
-# archbuild architecture emulation container (a foreign-arch root run by qemu-user),
-# by handing the work to `archbuild build`.
+# `osc build` for a foreign architecture under archbuild's emulation: hands the work to
+# `archbuild build`, which runs this same osc (as you, on this host) for `osc build` with
+# osc's su-wrapper routing the build program through archbuild. What exactly runs where
+# is archbuild's to say (its first line of output, `archbuild build --help`), not this
+# file's.
 #
 # One file for every osc: osc >= 1.1 loads command classes (osc.commandline.OscCommand),
 # older osc (0.x and 1.0) loads `do_<name>` functions. Only one of the two is defined,
@@ -18,7 +20,6 @@
 
 import argparse
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -28,26 +29,21 @@ import osc.commandline
 from osc import conf as _archbuild_conf
 from osc import oscerr as _archbuild_oscerr
 
-_ARCHBUILD_HELP = """Run `osc build` inside an archbuild emulation container of ARCH
+_ARCHBUILD_HELP = """Run `osc build` for ARCH under archbuild's emulation
 
 Builds the package in the current osc checkout for a foreign architecture (armv7l,
-aarch64, ppc64le, s390x, riscv64, ...) on this machine: `archbuild build` finds or
-creates the architecture emulation container for ARCH (a root file system of that
-architecture run by qemu-user through binfmt_misc), and runs
-`osc build REPOSITORY ARCH [BUILD_DESCR] [options]` inside it as you, in this
-directory, with your osc configuration. Inside, osc sees a native build.
+aarch64, ppc64le, s390x, riscv64, ...) on this machine. `archbuild build` runs this
+osc as you, exactly like `osc build REPOSITORY ARCH [BUILD_DESCR] [options]` (your
+oscrc, credentials, package cache and build root), except that the build program
+osc starts through its su-wrapper (default: sudo) runs under archbuild's emulation
+for ARCH. Its first line says what runs where; `archbuild build --help` has the
+details.
 
 usage:
     osc archbuild REPOSITORY ARCH [BUILD_DESCR] [osc build options...]
 
 Everything after REPOSITORY ARCH is handed to `osc build` unchanged, so every
 `osc build` option works (see `osc help build`); put them after ARCH.
-The build root and the package cache stay at osc's defaults under /var/tmp,
-which the container shares with this machine: results, logs and downloaded
-packages are visible here and reused between containers and runs.
-
-archbuild needs root; like `osc build`, the plugin gets it with the osc
-configuration's su-wrapper (default: sudo) unless osc already runs as root.
 
 examples:
     osc archbuild openSUSE_Factory_ARM armv7l
@@ -83,80 +79,18 @@ def _archbuild_split(positional):
     return repository, arch, descr, rest
 
 
-def _archbuild_checkout(path):
-    """(project, package) of the osc package checkout at `path`, read with osc's store API."""
-    msg = "not an osc package checkout: run it in a directory made by `osc checkout`"
-    if not os.path.isdir(os.path.join(path, ".osc")):
-        _archbuild_fail(msg)
-    project = package = None
-    try:
-        from osc import store as osc_store  # osc >= 1.0
-
-        if hasattr(osc_store, "get_store"):
-            store = osc_store.get_store(path)
-        else:
-            store = osc_store.Store(path)
-        project, package = store.project, store.package
-    except ImportError:
-        from osc import core as osc_core  # osc 0.x
-
-        if not osc_core.is_package_dir(path):
-            _archbuild_fail(msg)
-        project = osc_core.store_read_project(path)
-        package = osc_core.store_read_package(path)
-    except _archbuild_oscerr.NoWorkingCopy:
-        _archbuild_fail(msg)
-    if not project or not package:
-        _archbuild_fail(msg)
-    return project, package
-
-
-def _archbuild_su_wrapper():
-    """The command prefix that gives root, the way `osc build` gets it."""
-    if os.geteuid() == 0:
-        return None
-    value = os.environ.get("OSC_SU_WRAPPER")
-    if value is None:
-        try:
-            value = _archbuild_conf.config["su-wrapper"]
-        except (KeyError, TypeError):
-            value = "sudo"
-    return (value or "").split()
-
-
-def _archbuild_wrap(sucmd, cmd):
-    """Prefix `cmd` with the su-wrapper exactly as osc's build.su_wrapper() does."""
-    if not sucmd:
-        return cmd
-    sucmd = list(sucmd)
-    if sucmd[0] == "su":
-        if sucmd[-1] == "-c":
-            sucmd.pop()
-        return sucmd + ["-s", cmd[0], "root", "--"] + cmd[1:]
-    return sucmd + cmd
-
-
-def _archbuild_user():
-    try:
-        return pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        return os.environ.get("USER") or os.environ.get("LOGNAME") or str(os.getuid())
+def _archbuild_this_osc():
+    """This osc, as a command line: the interpreter and the script it runs."""
+    return "%s %s" % (sys.executable, os.path.abspath(sys.argv[0]))
 
 
 def _archbuild_command(apiurl, positional):
-    """The full command line to run: [su-wrapper] archbuild build ... -- options."""
+    """The command line to run: archbuild build --osc THIS-OSC ... -- options."""
     repository, arch, descr, options = _archbuild_split(positional)
-    cwd = os.getcwd()
-    project, package = _archbuild_checkout(cwd)
     program = os.environ.get("ARCHBUILD") or "archbuild"
     if os.sep not in program:
-        # sudo's secure_path may not include where archbuild was installed
         program = shutil.which(program) or program
-    cmd = [program, "build", "--apiurl", apiurl, "--project", project, "--package", package]
-    sucmd = _archbuild_su_wrapper()
-    if sucmd is not None:
-        # not root: archbuild runs as root and must know whom to build as
-        cmd += ["--user", _archbuild_user()]
+    cmd = [program, "build", "--osc", _archbuild_this_osc(), "--apiurl", apiurl]
     try:
         conffile = _archbuild_conf.config["conffile"]
     except (KeyError, TypeError):
@@ -168,7 +102,7 @@ def _archbuild_command(apiurl, positional):
         cmd.append(descr)
     cmd.append("--")
     cmd += options
-    return _archbuild_wrap(sucmd, cmd)
+    return cmd
 
 
 def _archbuild_run(apiurl, positional):
@@ -180,8 +114,8 @@ def _archbuild_run(apiurl, positional):
         _archbuild_fail(
             "cannot run %s: %s (install archbuild, or point ARCHBUILD at it)" % (cmd[0], e)
         )
-    # Ctrl-C reaches archbuild through the terminal's process group: it stops the build
-    # inside the container and returns. Wait for it instead of dying first.
+    # Ctrl-C reaches the osc that builds through the terminal's process group: it stops
+    # the build and returns. Wait for it instead of dying first.
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         status = proc.wait()

@@ -43,13 +43,16 @@ pub enum Command {
     /// Read OBS project metadata: repositories, path chains, bootstrap plans
     #[command(subcommand)]
     Obs(commands::obs::ObsCommand),
-    /// Run `osc build` inside a container of ARCH for the checkout in the current directory
+    /// Run the host's `osc build` for ARCH under archbuild's emulation, for the checkout in the current directory
     Build(commands::build::Args),
     /// Write the man pages, shell completions or binfmt.d example (for packagers)
     #[command(subcommand, hide = true)]
     Generate(commands::generate::GenerateCommand),
     /// The pre-submit check of the checkout in the current directory (so far only --plan: the build matrix as OBS schedules it)
     Check(commands::check::Args),
+    /// The build program osc runs for `archbuild build` (not for direct use)
+    #[command(hide = true)]
+    BuildCmd(commands::build_cmd::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -70,5 +73,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             commands::generate::run(cmd, <Cli as clap::CommandFactory>::command())
         }
         Command::Check(args) => commands::check::run(args),
+        Command::BuildCmd(args) => commands::build_cmd::run(args),
     }
 }

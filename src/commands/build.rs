@@ -9,14 +9,17 @@ use crate::oscbuild::run::{self, Request};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Runs `osc build REPOSITORY ARCH [BUILD_DESCR] OPTIONS...` for the osc package checkout \
-in the current directory inside the container of ARCH, with the user's osc configuration. The checkout must be \
-visible at the same path inside (under /home or /var/tmp, or bound in with `archbuild start --bind`). Build roots \
-and the package cache stay under the shared /var/tmp. The exit status is the build's.
+    after_help = "Runs the host's `osc build REPOSITORY ARCH [BUILD_DESCR] OPTIONS...` for the osc package checkout \
+in the current directory, as you, exactly as `osc build` would (your oscrc, credentials manager, package cache and \
+build root), with one difference: osc's su-wrapper runs the build program through `archbuild build-cmd`, which runs \
+obs-build natively as root in a private mount namespace where the binfmt_misc table is read-only, and every foreign \
+binary of the build root runs under archbuild's binfmt entry (static qemu-user, flag F). No container is involved. \
+Needs osc and obs-build on the host, and osc's su-wrapper (sudo) for the build, as `osc build` does. \
+The exit status is osc's.
 
 Examples:
-  sudo archbuild build openSUSE_Factory_ARM armv7l
-  sudo archbuild build Debian_12 aarch64 hello.dsc -- --clean --keep-pkgs=../out
+  archbuild build openSUSE_Factory_ARM armv7l
+  archbuild build Debian_12 aarch64 hello.dsc -- --clean --keep-pkgs=../out
   osc archbuild openSUSE_Tumbleweed riscv64 -j 4     (the osc plugin runs this command)"
 )]
 pub struct Args {
@@ -33,26 +36,18 @@ pub struct Args {
     /// OBS API URL (default: the checkout's)
     #[arg(long)]
     pub apiurl: Option<String>,
-    /// OBS project (default: the checkout's)
-    #[arg(long)]
-    pub project: Option<String>,
-    /// OBS package (default: the checkout's)
-    #[arg(long)]
-    pub package: Option<String>,
-    /// Container to build in (default: the OBS arch name)
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Build for this user: their osc configuration; files the build leaves are theirs
-    /// (default: $SUDO_USER under sudo, else the caller)
+    /// Run osc as this user (when archbuild runs as root; default: $SUDO_USER under sudo)
     #[arg(long)]
     pub user: Option<String>,
-    /// The user's osc configuration file (default: ~/.config/osc/oscrc or ~/.oscrc)
+    /// The osc configuration file osc reads (default: osc's own choice)
     #[arg(long, value_name = "FILE")]
     pub oscrc: Option<PathBuf>,
+    /// The osc program, with interpreter words if needed (default: osc on PATH)
+    #[arg(long, value_name = "PROGRAM")]
+    pub osc: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    super::require_root("archbuild build")?;
     let cwd = std::env::current_dir()
         .context("cannot tell the current directory")?
         .canonicalize()
@@ -63,11 +58,9 @@ pub fn run(args: Args) -> Result<()> {
         build_descr: args.build_descr,
         options: args.options,
         apiurl: args.apiurl,
-        project: args.project,
-        package: args.package,
-        name: args.name,
         user: args.user,
         oscrc: args.oscrc,
+        osc: args.osc,
         cwd,
     };
     match run::build(&request)? {

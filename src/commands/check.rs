@@ -10,10 +10,10 @@ use anyhow::{anyhow, Context, Result};
 use serde::Serialize;
 
 use crate::matrix::{self, meta_flags, Plan, PlanInput, RepositoryConfig, Sources};
+use crate::obs::checkout::{self, Checkout};
 use crate::obs::client::{encode_segment, Subject};
 use crate::obs::meta::ProjectMeta;
 use crate::obs::{oscrc, Client};
-use crate::oscbuild::checkout::{self, Checkout};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<()> {
         ));
     }
     let cwd = std::env::current_dir().context("cannot tell the current directory")?;
-    let co = checkout::read(&cwd)?;
+    let (co, package) = checkout::read_package(&cwd)?;
     let config = oscrc::load(
         args.config.as_deref(),
         args.apiurl.as_deref(),
@@ -56,13 +56,13 @@ pub fn run(args: Args) -> Result<()> {
     )?;
     let client = Client::new(&config)?;
     let mut notes = Vec::new();
-    let input = fetch(&client, &co, &mut notes)?;
+    let input = fetch(&client, &co, &package, &mut notes)?;
     let mut plan = matrix::plan(&input);
     notes.append(&mut plan.warnings);
     let out = Output {
         apiurl: client.apiurl().to_string(),
         project: co.project.clone(),
-        package: co.package.clone(),
+        package: package.clone(),
         counts: plan
             .counts()
             .into_iter()
@@ -139,8 +139,13 @@ fn print_table(out: &Output) {
 }
 
 /// Fetch the documents and read the checkout.
-fn fetch(client: &Client, co: &Checkout, notes: &mut Vec<String>) -> Result<PlanInput> {
-    let (prj, pkg) = (co.project.as_str(), co.package.as_str());
+fn fetch(
+    client: &Client,
+    co: &Checkout,
+    package: &str,
+    notes: &mut Vec<String>,
+) -> Result<PlanInput> {
+    let (prj, pkg) = (co.project.as_str(), package);
     let meta_text = client.get(
         &format!("/source/{}/_meta", encode_segment(prj)),
         &[],

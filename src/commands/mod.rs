@@ -4,6 +4,7 @@ pub mod arches;
 pub mod binfmt;
 pub mod bootstrap;
 pub mod build;
+pub mod build_cmd;
 pub mod check;
 pub mod doctor;
 pub mod enter;

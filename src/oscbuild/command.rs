@@ -1,16 +1,25 @@
-//! The `osc build` command run inside the container, as data.
+//! The `osc build` command archbuild starts on the host, and the su-wrapper that routes
+//! osc's build program through `archbuild build-cmd`.
 //!
-//! osc runs as root inside: `osc build` needs root for the build chroot, and the usual
-//! way up, `sudo`, cannot work in an emulated root without the binfmt `C` flag (the
-//! kernel does not honour a setuid bit of a binary that qemu-user runs). So archbuild,
-//! already root, starts osc as root with a no-op su-wrapper, and gives the files the
-//! build leaves in the checkout back to the user afterwards (see `ownership`).
+//! osc (0.x, 1.0 and 1.x alike) starts its build program as
+//! `<su-wrapper words> <build-cmd> --root=... --arch=... ... BUILD_DESCR`, and every one of
+//! them reads the su-wrapper from `OSC_SU_WRAPPER` first (osc >= 1.1 reads every setting
+//! as `OSC_<NAME>`; 0.x and 1.0 read `OSC_SU_WRAPPER`, `OSC_BUILD_ROOT` and
+//! `OSC_PACKAGECACHEDIR`, but not `OSC_BUILD_CMD`). So archbuild sets
+//! `OSC_SU_WRAPPER="<the user's su-wrapper> <archbuild> build-cmd --"` for this one run:
+//! the user's oscrc stays untouched and no copy of it is needed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use crate::error::usage;
 
 /// `osc [-A APIURL] build REPOSITORY ARCH [BUILD_DESCR] OPTIONS...`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OscBuild {
+    /// The osc program (and interpreter words, e.g. `python3 /path/osc`).
+    pub osc: Vec<String>,
     pub apiurl: Option<String>,
     pub repository: String,
     /// OBS arch name.
@@ -22,7 +31,7 @@ pub struct OscBuild {
 
 impl OscBuild {
     pub fn argv(&self) -> Vec<String> {
-        let mut argv = vec!["osc".to_string()];
+        let mut argv = self.osc.clone();
         if let Some(apiurl) = &self.apiurl {
             argv.push("-A".to_string());
             argv.push(apiurl.clone());
@@ -36,89 +45,63 @@ impl OscBuild {
     }
 }
 
-/// osc's upstream build root and package cache: in the /var/tmp the container shares
-/// with the host. Distributions patch other defaults into their osc (Debian's builds
-/// in /abuild and caches in /var/cache/osbuild), so they are set explicitly unless the
-/// user's oscrc chooses its own.
-pub const BUILD_ROOT: &str = "/var/tmp/build-root/%(repo)s-%(arch)s";
-pub const PACKAGE_CACHE_DIR: &str = "/var/tmp/osbuild-packagecache";
+/// The default su-wrapper of osc.
+pub const DEFAULT_SU_WRAPPER: &str = "sudo";
 
-/// What the user's oscrc `[general]` section sets that matters here.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UserSettings {
-    pub build_root: Option<String>,
-    pub package_cache_dir: Option<String>,
+/// The `OSC_SU_WRAPPER` value for this build: the user's su-wrapper (none when osc runs
+/// as root) followed by `<archbuild> build-cmd --`.
+pub fn su_wrapper(
+    user_wrapper: Option<&str>,
+    osc_as_root: bool,
+    archbuild: &Path,
+) -> Result<String> {
+    let exe = archbuild.display().to_string();
+    if exe.chars().any(char::is_whitespace) {
+        bail!(
+            "archbuild is installed at a path with a space ({exe}): osc splits its su-wrapper at spaces; install archbuild elsewhere"
+        );
+    }
+    let mut words: Vec<&str> = Vec::new();
+    if !osc_as_root {
+        let wrapper = user_wrapper
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .unwrap_or(DEFAULT_SU_WRAPPER);
+        words = wrapper.split_whitespace().collect();
+        if words[0] == "su" || words[0].ends_with("/su") {
+            return Err(usage(format!(
+                "osc's su-wrapper is '{wrapper}': with su, osc runs the build program as a shell and archbuild cannot route it; set `su-wrapper = sudo` in the oscrc (or OSC_SU_WRAPPER=sudo)"
+            )));
+        }
+    }
+    words.push(&exe);
+    words.push("build-cmd");
+    words.push("--");
+    Ok(words.join(" "))
 }
 
-impl UserSettings {
-    pub fn from_oscrc(rc: &crate::obs::oscrc::Oscrc) -> UserSettings {
-        let get = |key: &str| rc.general().and_then(|g| g.get(key)).map(str::to_string);
-        UserSettings {
-            build_root: get("build-root"),
-            package_cache_dir: get("packagecachedir"),
+/// The osc program: `--osc` split at spaces, else `osc` on `path`.
+pub fn osc_program(explicit: Option<&str>, path: Option<&std::ffi::OsStr>) -> Result<Vec<String>> {
+    if let Some(cmd) = explicit {
+        let words: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
+        if words.is_empty() {
+            return Err(usage(
+                "--osc is empty: pass the osc program, e.g. --osc /usr/bin/osc",
+            ));
         }
+        return Ok(words);
     }
-}
-
-/// The environment osc gets inside, on top of root's clean login environment.
-pub fn environment(oscrc_inside: &Path, user: &UserSettings) -> Vec<(String, String)> {
-    let mut env = vec![
-        ("OSC_CONFIG".to_string(), oscrc_inside.display().to_string()),
-        // already root: `env` runs the build program as it is (an empty su-wrapper would
-        // make osc >= 1.x think it builds as a user and skip preinstall images)
-        ("OSC_SU_WRAPPER".to_string(), "env".to_string()),
-    ];
-    if user.build_root.is_none() {
-        env.push(("OSC_BUILD_ROOT".to_string(), BUILD_ROOT.to_string()));
+    let found = path.and_then(|paths| {
+        std::env::split_paths(paths)
+            .map(|p| p.join("osc"))
+            .find(|p| p.is_file())
+    });
+    match found {
+        Some(p) => Ok(vec![p.display().to_string()]),
+        None => bail!(
+            "no osc on this host (not on PATH): install the osc package (Debian/Ubuntu: `apt-get install osc`, openSUSE: `zypper install osc`, or `pip install osc`), or pass --osc PROGRAM"
+        ),
     }
-    if user.package_cache_dir.is_none() {
-        // osc >= 1.0 reads OSC_PACKAGE_CACHE_DIR, older osc OSC_PACKAGECACHEDIR
-        env.push((
-            "OSC_PACKAGE_CACHE_DIR".to_string(),
-            PACKAGE_CACHE_DIR.to_string(),
-        ));
-        env.push((
-            "OSC_PACKAGECACHEDIR".to_string(),
-            PACKAGE_CACHE_DIR.to_string(),
-        ));
-    }
-    env
-}
-
-/// Directories named by `osc build` options that the build writes to (`-k/--keep-pkgs`)
-/// or reads from (`-p/--prefer-pkgs`), resolved against `cwd`, with the option that
-/// named each.
-pub fn directory_options(options: &[String], cwd: &Path) -> Vec<(String, PathBuf)> {
-    const LONG: &[(&str, &str)] = &[("--keep-pkgs", "-k"), ("--prefer-pkgs", "-p")];
-    let mut found = Vec::new();
-    let mut i = 0;
-    while i < options.len() {
-        let opt = options[i].as_str();
-        if opt == "--" {
-            break;
-        }
-        let mut value: Option<(String, String)> = None;
-        for (long, short) in LONG {
-            if opt == *long || opt == *short {
-                if let Some(v) = options.get(i + 1) {
-                    value = Some((long.to_string(), v.clone()));
-                    i += 1;
-                }
-            } else if let Some(v) = opt.strip_prefix(&format!("{long}=")) {
-                value = Some((long.to_string(), v.to_string()));
-            } else if let Some(v) = opt
-                .strip_prefix(short)
-                .filter(|v| !v.is_empty() && !opt.starts_with("--"))
-            {
-                value = Some((long.to_string(), v.to_string()));
-            }
-        }
-        if let Some((name, v)) = value {
-            found.push((name, cwd.join(v)));
-        }
-        i += 1;
-    }
-    found
 }
 
 #[cfg(test)]
@@ -132,6 +115,7 @@ mod tests {
     #[test]
     fn argv_keeps_every_option_in_order() {
         let b = OscBuild {
+            osc: strings(&["python3", "/opt/osc/bin/osc"]),
             apiurl: Some("https://api.opensuse.org".into()),
             repository: "openSUSE_Factory_ARM".into(),
             arch: "armv7l".into(),
@@ -141,7 +125,8 @@ mod tests {
         assert_eq!(
             b.argv(),
             strings(&[
-                "osc",
+                "python3",
+                "/opt/osc/bin/osc",
                 "-A",
                 "https://api.opensuse.org",
                 "build",
@@ -162,6 +147,7 @@ mod tests {
     #[test]
     fn argv_without_apiurl_and_descr() {
         let b = OscBuild {
+            osc: strings(&["osc"]),
             apiurl: None,
             repository: "Debian_12".into(),
             arch: "aarch64".into(),
@@ -172,88 +158,48 @@ mod tests {
     }
 
     #[test]
-    fn environment_puts_build_root_and_cache_in_the_shared_var_tmp() {
-        let env = environment(
-            Path::new("/root/.config/osc/oscrc"),
-            &UserSettings::default(),
-        );
-        let get = |k: &str| {
-            env.iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.as_str())
-        };
-        assert_eq!(get("OSC_CONFIG"), Some("/root/.config/osc/oscrc"));
-        assert_eq!(get("OSC_SU_WRAPPER"), Some("env"));
+    fn su_wrapper_appends_build_cmd_to_the_users_wrapper() {
+        let exe = Path::new("/usr/bin/archbuild");
         assert_eq!(
-            get("OSC_BUILD_ROOT"),
-            Some("/var/tmp/build-root/%(repo)s-%(arch)s")
+            su_wrapper(None, false, exe).unwrap(),
+            "sudo /usr/bin/archbuild build-cmd --"
         );
         assert_eq!(
-            get("OSC_PACKAGE_CACHE_DIR"),
-            Some("/var/tmp/osbuild-packagecache")
+            su_wrapper(Some("  "), false, exe).unwrap(),
+            "sudo /usr/bin/archbuild build-cmd --"
         );
         assert_eq!(
-            get("OSC_PACKAGECACHEDIR"),
-            Some("/var/tmp/osbuild-packagecache")
+            su_wrapper(Some("doas -n"), false, exe).unwrap(),
+            "doas -n /usr/bin/archbuild build-cmd --"
+        );
+        assert_eq!(
+            su_wrapper(Some("sudo"), true, exe).unwrap(),
+            "/usr/bin/archbuild build-cmd --"
         );
     }
 
     #[test]
-    fn the_users_own_build_root_and_cache_are_kept() {
-        let rc = crate::obs::oscrc::parse(
-            "[general]\nbuild-root = /srv/br/%(repo)s\npackagecachedir = /srv/cache\n",
-            Path::new("/home/u/.oscrc"),
-        )
-        .unwrap();
-        let settings = UserSettings::from_oscrc(&rc);
-        assert_eq!(settings.build_root.as_deref(), Some("/srv/br/%(repo)s"));
-        let env = environment(Path::new("/x"), &settings);
-        assert!(env
-            .iter()
-            .all(|(k, _)| !k.contains("BUILD_ROOT") && !k.contains("CACHE")));
+    fn su_wrappers_archbuild_cannot_route_are_refused() {
+        let exe = Path::new("/usr/bin/archbuild");
+        let err = su_wrapper(Some("su -c"), false, exe).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), 2);
+        assert!(err.to_string().contains("su-wrapper = sudo"), "{err}");
+        assert!(su_wrapper(None, false, Path::new("/opt/my tools/archbuild")).is_err());
     }
 
     #[test]
-    fn keep_and_prefer_pkgs_in_every_spelling() {
-        let cwd = Path::new("/home/u/obs/hello");
-        let opts = strings(&[
-            "--clean",
-            "-k",
-            "out",
-            "--keep-pkgs=/var/tmp/rpms",
-            "-p/home/u/prefer",
-            "--prefer-pkgs",
-            "../p2",
-            "--keep-pkgs",
-            "k2",
-            "-j",
-            "4",
-        ]);
+    fn osc_program_from_option_or_path() {
         assert_eq!(
-            directory_options(&opts, cwd),
-            vec![
-                (
-                    "--keep-pkgs".to_string(),
-                    PathBuf::from("/home/u/obs/hello/out")
-                ),
-                ("--keep-pkgs".to_string(), PathBuf::from("/var/tmp/rpms")),
-                ("--prefer-pkgs".to_string(), PathBuf::from("/home/u/prefer")),
-                (
-                    "--prefer-pkgs".to_string(),
-                    PathBuf::from("/home/u/obs/hello/../p2")
-                ),
-                (
-                    "--keep-pkgs".to_string(),
-                    PathBuf::from("/home/u/obs/hello/k2")
-                ),
-            ]
+            osc_program(Some("python3 /x/osc"), None).unwrap(),
+            strings(&["python3", "/x/osc"])
         );
-    }
-
-    #[test]
-    fn no_directory_options() {
-        let opts = strings(&["--clean", "--keep-pkgs"]);
-        assert!(directory_options(&opts, Path::new("/x")).is_empty());
-        assert!(directory_options(&strings(&["--", "-k", "x"]), Path::new("/x")).is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let err = osc_program(None, Some(dir.path().as_os_str())).unwrap_err();
+        assert!(err.to_string().contains("install the osc package"), "{err}");
+        std::fs::write(dir.path().join("osc"), "").unwrap();
+        assert_eq!(
+            osc_program(None, Some(dir.path().as_os_str())).unwrap(),
+            vec![dir.path().join("osc").display().to_string()]
+        );
     }
 }

@@ -8,5 +8,6 @@ pub mod lock;
 pub mod mounts;
 pub mod namespace;
 pub mod process;
+pub mod shield;
 pub mod signals;
 pub mod syscalls;

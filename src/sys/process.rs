@@ -109,6 +109,33 @@ pub fn isolate(cmd: &mut Command) {
     }
 }
 
+/// A user to start a program as.
+pub struct Account {
+    pub name: std::ffi::CString,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Make `cmd` start with SIGINT at its default (archbuild ignores it while it waits) and,
+/// when `account` is given, as that user with its groups.
+pub fn start_as(cmd: &mut Command, account: Option<Account>) {
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::signal::signal(
+                nix::sys::signal::SIGINT,
+                nix::sys::signal::SigHandler::SigDfl,
+            )?;
+            if let Some(a) = &account {
+                nix::unistd::initgroups(&a.name, Gid::from_raw(a.gid))?;
+                setgid(Gid::from_raw(a.gid))?;
+                setuid(Uid::from_raw(a.uid))?;
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Send `signal` to the process group `group`.
 pub fn signal_group(group: Pid, signal: Signal) {
     let _ = killpg(group, signal);

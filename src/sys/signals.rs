@@ -131,3 +131,13 @@ impl Catching {
         }
     }
 }
+
+/// Run `f` with SIGINT ignored (a child in the terminal's process group gets the
+/// terminal's Ctrl-C and ends itself; archbuild waits for it instead of dying first).
+pub fn with_sigint_ignored<T>(f: impl FnOnce() -> T) -> T {
+    let old = set_handler(libc::SIGINT, libc::SIG_IGN, 0);
+    let result = f();
+    // SAFETY: restores the disposition that was in force before.
+    unsafe { libc::sigaction(libc::SIGINT, &old, std::ptr::null_mut()) };
+    result
+}

@@ -12,21 +12,30 @@ pub struct Server {
 
 impl Server {
     pub fn start(extra: &[&str]) -> Option<Server> {
+        let mut args = vec!["--lifetime", "300"];
+        args.extend_from_slice(extra);
+        Server::start_script("obs_server.py", &args)
+    }
+
+    /// Start `tests/support/SCRIPT ARGS...`, a stand-in server that prints `PORT <n>` once
+    /// it accepts connections (obs_server.py, build_server.py).
+    pub fn start_script<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) -> Option<Server> {
         if !super::prerequisite(
             super::tool("python3").is_some(),
             "python3 runs the stand-in OBS server",
         ) {
             return None;
         }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/obs_server.py");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/support")
+            .join(script);
         let mut child = Command::new("python3")
-            .arg(script)
-            .args(["--lifetime", "300"])
-            .args(extra)
+            .arg(&script)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start the stand-in OBS server");
+            .unwrap_or_else(|e| panic!("start {}: {e}", script.display()));
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)

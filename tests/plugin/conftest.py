@@ -188,10 +188,9 @@ class OscEnv:
             return None
         return json.loads(self.record.read_text())
 
-    def expected(self, *rest, user=None, project=PROJECT, package=PACKAGE):
-        argv = ["build", "--apiurl", APIURL, "--project", project, "--package", package]
-        if user:
-            argv += ["--user", user]
+    def expected(self, *rest):
+        """`archbuild build` as the plugin runs it: this very osc, the apiurl, the oscrc."""
+        argv = ["build", "--osc", f"{sys.executable} {self.osc_script()}", "--apiurl", APIURL]
         argv += ["--oscrc", str(self.oscrc)]
         return argv + list(rest)
 

@@ -31,6 +31,8 @@ import time
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from obs_common import cpio_newc, status_xml
 from xml.sax.saxutils import quoteattr
 
 PROJECT = "home:alice"
@@ -102,38 +104,17 @@ def buildinfo(packages, package, arch=ARCH):
     return "\n".join(out) + "\n"
 
 
-META = """<project name="%s">
+def meta(arches):
+    """The project meta: one repository building for x86_64 and every served arch."""
+    lines = "".join("    <arch>%s</arch>\n" % a for a in sorted(set(["x86_64"] + list(arches))))
+    return """<project name="%s">
   <title>Alice's home</title>
   <description/>
   <repository name="%s">
     <path project="%s" repository="%s"/>
-    <arch>x86_64</arch>
-    <arch>%s</arch>
-  </repository>
+%s  </repository>
 </project>
-""" % (PROJECT, REPOSITORY, BASE_PROJECT, BASE_REPOSITORY, ARCH)
-
-
-def cpio_newc(files):
-    out = bytearray()
-
-    def entry(name, body, mode):
-        nb = name.encode() + b"\0"
-        hdr = "070701" + "".join("%08X" % v for v in (0, mode, 0, 0, 1, 0, len(body), 0, 0, 0, 0, len(nb), 0))
-        out.extend(hdr.encode())
-        out.extend(nb)
-        out.extend(b"\0" * ((4 - (110 + len(nb)) % 4) % 4))
-        out.extend(body)
-        out.extend(b"\0" * ((4 - len(body) % 4) % 4))
-
-    for name, body in files:
-        entry(name, body, 0o100644)
-    entry("TRAILER!!!", b"", 0)
-    return bytes(out)
-
-
-def status_xml(code, summary):
-    return '<status code="%s">\n  <summary>%s</summary>\n</status>\n' % (code, summary)
+""" % (PROJECT, REPOSITORY, BASE_PROJECT, BASE_REPOSITORY, lines)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -196,7 +177,7 @@ class Handler(BaseHTTPRequestHandler):
         if parts[:1] == ["source"] and query.get("cmd") == ["getprojectservices"]:
             return 200, "<services/>\n", xml
         if parts == ["source", PROJECT, "_meta"]:
-            return 200, META, xml
+            return 200, meta(self.server.packages), xml
         if parts == ["build", PROJECT, REPOSITORY, "_buildconfig"]:
             return 200, "%%define _project %s\n%s" % (PROJECT, srv.config), "text/plain"
         if (len(parts) == 6 and parts[:3] == ["build", PROJECT, REPOSITORY]

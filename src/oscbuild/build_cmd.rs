@@ -1,0 +1,70 @@
+//! `archbuild build-cmd -- BUILD_CMD ARGS...`: what osc runs (through its su-wrapper, as
+//! root) instead of its build program when `archbuild build` started it. Runs obs-build
+//! natively, in a private mount namespace with the binfmt table read-only, after making
+//! sure archbuild's binfmt entry (flag F) runs the build root's binaries of the arch.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use crate::arch;
+use crate::binfmt;
+use crate::oscbuild::call;
+use crate::settings;
+use crate::sys::shield;
+
+/// The entry the kernel picks for `arch` now, as `name (interpreter, flags F..)`.
+fn describe_winner(arch: &arch::Arch) -> String {
+    match binfmt::read_table() {
+        Ok(table) => match binfmt::winner(&table, arch) {
+            Some(live) => format!(
+                "binfmt entry '{}' ({}, flags {})",
+                live.entry.name,
+                live.entry.interpreter.display(),
+                live.entry.flags
+            ),
+            None => "no binfmt entry".to_string(),
+        },
+        Err(e) => format!(
+            "an unreadable binfmt table ({})",
+            crate::error::one_line(&e)
+        ),
+    }
+}
+
+pub fn run(argv: &[String]) -> Result<i32> {
+    let call = call::parse(argv)?;
+    if !crate::user::is_root() {
+        bail!(
+            "archbuild build-cmd runs obs-build and needs root: osc runs it through its su-wrapper (sudo) when `archbuild build` or `osc archbuild` started osc"
+        );
+    }
+    let program = call::resolve_program(call.requested.as_deref(), &|p: &Path| p.is_file())?;
+    let script = std::fs::read_to_string(&program).unwrap_or_default();
+    let args = call::compatible_args(&call.args, &script);
+    let host = arch::host()?;
+    let target = match call::target_arch(&call.args) {
+        Some(name) => Some(arch::lookup(&name).map_err(|e| crate::error::usage(e.to_string()))?),
+        None => None,
+    };
+    let Some(target) = target.filter(|a| !a.is_native_on(host)) else {
+        // native (or no arch given, as for `--kill` of some osc): obs-build as osc asked
+        match shield::exec(&program, &args)? {}
+    };
+    binfmt::ensure(target, None)?;
+    let binfmt_misc = settings::binfmt_misc_dir();
+    let shield = call::shielded(&binfmt_misc, &|p: &Path| p.exists());
+    eprintln!(
+        "archbuild: {} runs natively in a private mount namespace ({} read-only); {} binaries of the build root run through {}",
+        program.display(),
+        shield
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        target.obs,
+        describe_winner(target)
+    );
+    let register = binfmt_misc.join("register");
+    match shield::exec_shielded(&program, &args, &shield, Some(&register))? {}
+}
