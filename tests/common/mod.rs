@@ -121,6 +121,27 @@ pub fn remove_test_binfmt_entries() {
     }
 }
 
+/// Remove the binfmt entries of earlier test processes that died without their `Drop`
+/// (a killed test run): `archbuild-test<PID>-...` whose PID is gone.
+pub fn remove_stale_test_binfmt_entries() {
+    let Ok(entries) = std::fs::read_dir("/proc/sys/fs/binfmt_misc") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("archbuild-test")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::write(e.path(), "-1");
+        }
+    }
+}
+
 /// The mount table of this namespace, without the columns that change between reads.
 pub fn mount_table() -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo")
@@ -257,6 +278,7 @@ impl Default for TestEnv {
 
 impl TestEnv {
     pub fn new() -> TestEnv {
+        remove_stale_test_binfmt_entries();
         TestEnv {
             dir: tempfile::tempdir().expect("tempdir"),
             env: Vec::new(),
