@@ -162,6 +162,11 @@ pub fn obs_names() -> Vec<&'static str> {
     ARCHES.iter().map(|a| a.obs).collect()
 }
 
+/// The release of the running kernel (`uname -r`).
+pub fn host_kernel_release() -> Result<String> {
+    crate::sys::process::kernel_release()
+}
+
 /// Arch of the machine archbuild runs on.
 pub fn host() -> Result<&'static Arch> {
     let machine = nix::sys::utsname::uname()?

@@ -80,7 +80,7 @@ pub fn run(args: Args) -> Result<()> {
         "running as root",
         "run archbuild with sudo",
     )];
-    let kernel = crate::sys::process::kernel_release()?;
+    let kernel = crate::arch::host_kernel_release()?;
     let (major, minor) = {
         let mut parts = kernel
             .split(|c: char| !c.is_ascii_digit())
