@@ -76,8 +76,10 @@ impl Identity {
         }
     }
 
-    /// The identity of an open file of `size` bytes, reading at most 2 * SAMPLE_BYTES.
+    /// The identity of an open file of `size` bytes (from its start, wherever the
+    /// reader is), reading at most 2 * SAMPLE_BYTES.
     pub fn of_reader(mut file: impl Read + Seek, size: u64) -> std::io::Result<Identity> {
+        file.seek(SeekFrom::Start(0))?;
         let hash = if size <= 2 * SAMPLE_BYTES {
             let mut all = Vec::with_capacity(size as usize);
             file.read_to_end(&mut all)?;
@@ -314,6 +316,10 @@ mod tests {
             std::fs::write(&path, &contents).unwrap();
             let id = Identity::of_file(&path).unwrap();
             assert_eq!(id, Identity::of_bytes(&contents), "size {size}");
+            // A reader that has already been read from (the handler reads the header).
+            let mut file = std::fs::File::open(&path).unwrap();
+            let _ = file.read(&mut [0; 20]).unwrap();
+            assert_eq!(Identity::of_reader(&file, size as u64).unwrap(), id);
             assert_eq!(id.size, size as u64);
         }
         // A change at either end or in the size changes the identity.
