@@ -263,3 +263,135 @@ fn the_handler_runs_listed_tools_natively_and_everything_else_under_qemu() {
         String::from_utf8_lossy(&debug.stderr)
     );
 }
+
+/// A bundle for aarch64 under `dir/bundles` listing one path (no native tool needed for
+/// planning).
+fn planning_bundle(dir: &Path) -> PathBuf {
+    let bundles = dir.join("bundles");
+    let bundle = bundles.join("x86_64-for-aarch64");
+    std::fs::create_dir_all(bundle.join("log")).unwrap();
+    let mut tools = std::collections::BTreeMap::new();
+    tools.insert(
+        "/usr/bin/aarch64-linux-gnu-gcc-12".to_string(),
+        Tool {
+            native: "/emul/x86_64-for-aarch64/usr/bin/aarch64-linux-gnu-gcc-12".into(),
+            args: vec![],
+            identity: Identity::of_bytes(b"gcc"),
+        },
+    );
+    let m = Manifest {
+        version: manifest::FORMAT_VERSION,
+        target: "aarch64".into(),
+        toolchain: Toolchain {
+            distribution: "debian".into(),
+            version: "12.2.0-14".into(),
+            triplet: "aarch64-linux-gnu".into(),
+        },
+        tools,
+    };
+    std::fs::write(bundle.join("manifest.json"), manifest::format(&m)).unwrap();
+    bundles
+}
+
+#[test]
+fn start_accel_plans_the_handlers_entry_and_the_bundle_and_accel_status_reads_the_log() {
+    if !common::prerequisite(common::is_root(), "this test needs root")
+        || !common::have_qemu_tools()
+    {
+        return;
+    }
+    let handler = handler();
+    let env = common::TestEnv::new();
+    let root = common::busybox_root(env.path(), "arm64");
+    let bundles = planning_bundle(env.path());
+    let env = env
+        .with_env("ARCHBUILD_ACCEL_BUNDLES", &bundles)
+        .with_env("ARCHBUILD_ACCEL_HANDLER", &handler);
+    let root_arg = root.to_str().unwrap();
+    let start = [
+        "start",
+        "--arch",
+        "aarch64",
+        "--location",
+        root_arg,
+        "--name",
+        "acc",
+    ];
+    let plan: serde_json::Value =
+        serde_json::from_str(&env.ok(&[&start[..], &["--accel", "--dry-run"]].concat())).unwrap();
+    assert_eq!(plan["accel"]["tools"], 1);
+    assert_eq!(plan["binfmt"]["action"], "register");
+    assert_eq!(
+        plan["binfmt"]["entry"]["interpreter"],
+        handler.to_str().unwrap()
+    );
+    let mounts = plan["mounts"]["mounts"].to_string();
+    assert!(
+        mounts.contains("\"target\":\"/emul/x86_64-for-aarch64\"")
+            && mounts.contains("\"target\":\"/emul/x86_64-for-aarch64/log\""),
+        "{mounts}"
+    );
+    // Not accelerated: as before, qemu's entry and no bundle.
+    let plain: serde_json::Value =
+        serde_json::from_str(&env.ok(&[&start[..], &["--dry-run"]].concat())).unwrap();
+    assert!(plain.get("accel").is_none());
+    assert!(!plain["mounts"].to_string().contains("/emul/"));
+    assert!(
+        env.run(&[&start[..], &["--accel", "--no-accel"]].concat())
+            .status
+            .code()
+            == Some(2)
+    );
+    // No bundle for the arch: one error line that says what to do.
+    let missing = env
+        .cmd(&[&start[..], &["--accel", "--dry-run"]].concat())
+        .env("ARCHBUILD_ACCEL_BUNDLES", env.path().join("none"))
+        .output()
+        .unwrap();
+    common::assert_one_line_error(
+        &missing,
+        "no bundle",
+        1,
+        &[
+            "no acceleration bundle for aarch64",
+            "start without --accel",
+        ],
+    );
+
+    // `accel status` of a recorded accelerated container: manifest and the log's counts.
+    let containers = env.path().join("state/containers");
+    std::fs::create_dir_all(&containers).unwrap();
+    std::fs::write(
+        containers.join("acc.json"),
+        format!(r#"{{"name":"acc","arch":"aarch64","location":"{root_arg}","accel":true}}"#),
+    )
+    .unwrap();
+    let logs = env.path().join("state/accel-logs/acc");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(
+        logs.join("handler.log"),
+        "1 2 hit /usr/bin/aarch64-linux-gnu-gcc-12 /emul/x\n\
+         1 3 hit /usr/bin/aarch64-linux-gnu-gcc-12 /emul/x\n\
+         1 4 fallback /usr/bin/aarch64-linux-gnu-gcc-12 the root's file changed: y\n",
+    )
+    .unwrap();
+    let text = env.ok(&["accel", "status", "acc"]);
+    assert!(text.contains("accelerated: yes"), "{text}");
+    assert!(
+        text.contains("debian 12.2.0-14 (aarch64-linux-gnu), 1 tools"),
+        "{text}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("/usr/bin/aarch64-linux-gnu-gcc-12"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[1..3], ["2", "1"], "{row}");
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["accel", "status", "acc", "--json"])).unwrap();
+    assert_eq!(
+        json["per_path"]["/usr/bin/aarch64-linux-gnu-gcc-12"]["hits"],
+        2
+    );
+    env.fails(&["accel", "status", "nosuch"], 1, "nosuch");
+}

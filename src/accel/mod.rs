@@ -4,6 +4,7 @@
 //! binary in accel-handler/).
 
 pub mod decision;
+pub mod host;
 pub mod manifest;
 pub mod plan;
 pub mod status;
