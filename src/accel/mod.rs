@@ -3,6 +3,7 @@
 //! files, `decision` is the handler's choice at each exec (shared with the handler
 //! binary in accel-handler/).
 
+pub mod debian_bundle;
 pub mod decision;
 pub mod host;
 pub mod manifest;
