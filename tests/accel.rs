@@ -83,8 +83,13 @@ fn native_tool(dir: &Path) -> PathBuf {
     let source = dir.join("marker.c");
     std::fs::write(
         &source,
-        "#include <stdio.h>\nint main(int c, char **v) { printf(\"NATIVE argv0=%s\", v[0]);\n\
-         for (int i = 1; i < c; i++) printf(\" %s\", v[i]); printf(\"\\n\"); return 0; }\n",
+        "#include <signal.h>\n#include <stdio.h>\n#include <stdlib.h>\n\
+         int main(int c, char **v) { printf(\"NATIVE argv0=%s\", v[0]);\n\
+         for (int i = 1; i < c; i++) printf(\" %s\", v[i]);\n\
+         if (getenv(\"MARKER_SIGNALS\")) { sigset_t m; sigprocmask(SIG_BLOCK, 0, &m);\n\
+         printf(\" sigpipe=%s usr1=%s\", signal(SIGPIPE, SIG_IGN) == SIG_IGN ? \"ign\" : \"dfl\",\n\
+         sigismember(&m, SIGUSR1) ? \"blocked\" : \"open\"); }\n\
+         printf(\"\\n\"); return 0; }\n",
     )
     .unwrap();
     let tool = dir.join("marker");
@@ -200,6 +205,46 @@ fn the_handler_runs_listed_tools_natively_and_everything_else_under_qemu() {
             .contains(" hit /usr/bin/aarch64-linux-gnu-gcc-12 /emul/x86_64-for-aarch64/bin/marker"),
         "{logged}"
     );
+
+    // The exec is transparent: an ignored SIGPIPE stays ignored, a blocked signal
+    // stays blocked (as with the kernel's exec), and a default one stays default.
+    let signals = |script: &str| {
+        let out = Command::new("sh")
+            .args(["-c", script, "sh"])
+            .arg(common::tool("chroot").unwrap())
+            .arg(&root)
+            .env("MARKER_SIGNALS", "1")
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .output()
+            .unwrap();
+        stdout(&out)
+    };
+    assert_eq!(
+        signals("trap '' PIPE; exec \"$@\" echo"),
+        "NATIVE argv0=echo --sysroot=/ sigpipe=ign usr1=open\n"
+    );
+    assert_eq!(
+        signals("exec \"$@\" echo"),
+        "NATIVE argv0=echo --sysroot=/ sigpipe=dfl usr1=open\n"
+    );
+    {
+        // perl-base is essential on Debian: sigprocmask before exec, as a shell cannot.
+        let perl = common::tool("perl").expect("perl (perl-base)");
+        let out = Command::new(perl)
+            .args([
+                "-MPOSIX",
+                "-e",
+                "sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGUSR1)); exec @ARGV",
+            ])
+            .arg(common::tool("chroot").unwrap())
+            .arg(&root)
+            .arg("echo")
+            .env("MARKER_SIGNALS", "1")
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .output()
+            .unwrap();
+        assert!(stdout(&out).ends_with("usr1=blocked\n"), "{}", stdout(&out));
+    }
 
     // Anything else runs under qemu: the arch is the target's, and nothing is logged.
     let before = std::fs::read_to_string(&log).unwrap();

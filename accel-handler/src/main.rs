@@ -2,6 +2,13 @@
 //! At each exec of a foreign binary it asks `decision::decide` whether the root's
 //! manifest lists a native tool for it; then it execs that tool, or the arch's qemu as
 //! archbuild's normal entry would. Every failure of the native path ends in qemu.
+//!
+//! The exec must be transparent: `no_main`, so Rust's start-up does not set SIGPIPE to
+//! ignored, and a plain execv, so neither the signal mask nor any disposition is reset
+//! (std's `Command` does both). The program it execs inherits them as it would from
+//! the kernel's exec.
+
+#![no_main]
 
 #[path = "../../src/accel/decision.rs"]
 mod decision;
@@ -10,15 +17,20 @@ mod decision;
 #[path = "../../src/accel/manifest.rs"]
 mod manifest;
 
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::process::CommandExt;
-use std::process::{exit, Command};
+use std::os::unix::ffi::OsStrExt;
+use std::process::exit;
 
 use decision::{Exec, Found, Invocation, Why};
 
-fn main() {
+#[no_mangle]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    run()
+}
+
+fn run() -> ! {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let inv = decision::parse_argv(&argv).unwrap_or_else(|e| fail(126, &e));
     let mut file = File::open(&inv.binary).unwrap_or_else(|e| {
@@ -74,10 +86,7 @@ fn main() {
             ref args,
         } => {
             log(target, &path, &exec);
-            let error = Command::new(program)
-                .arg0(&inv.argv0)
-                .args(&decision::native_argv(args, &inv)[1..])
-                .exec();
+            let error = execv(program.as_ref(), &decision::native_argv(args, &inv));
             Why::NativeFailed(format!("{program}: {error}"))
         }
         Exec::Emulate { why } => why,
@@ -86,6 +95,24 @@ fn main() {
         log(target, &path, &Exec::Emulate { why });
     }
     emulate(target, &inv)
+}
+
+/// execv(2); returns only on failure.
+fn execv(program: &std::ffi::OsStr, argv: &[OsString]) -> std::io::Error {
+    let to_c = |s: &std::ffi::OsStr| CString::new(s.as_bytes());
+    let (Ok(program), Ok(argv)) = (
+        to_c(program),
+        argv.iter()
+            .map(|a| to_c(a))
+            .collect::<Result<Vec<CString>, _>>(),
+    ) else {
+        return std::io::Error::from_raw_os_error(libc::EINVAL);
+    };
+    let mut pointers: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    pointers.push(std::ptr::null());
+    // SAFETY: NUL-terminated strings and a NULL-terminated array that outlive the call.
+    unsafe { libc::execv(program.as_ptr(), pointers.as_ptr()) };
+    std::io::Error::last_os_error()
 }
 
 fn read_manifest(target: &str) -> Found {
@@ -104,7 +131,7 @@ fn emulate(target: &str, inv: &Invocation) -> ! {
     let mut tried = Vec::new();
     for emulator in decision::emulator_candidates(target) {
         let argv = decision::emulator_argv(&emulator, inv);
-        let error = Command::new(&emulator).args(&argv[1..]).exec();
+        let error = execv(emulator.as_ref(), &argv);
         tried.push(format!("{emulator} ({error})"));
     }
     fail(
