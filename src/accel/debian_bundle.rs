@@ -45,6 +45,79 @@ pub fn same_version(root_version: &str, cross_version: &str) -> bool {
     }
 }
 
+/// The installed packages of a root and their versions, from its dpkg status file
+/// (`var/lib/dpkg/status`): only stanzas whose status is `install ok installed`.
+pub fn installed(status: &str) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for stanza in status.split("\n\n") {
+        let field = |name: &str| {
+            stanza
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .map(str::trim)
+        };
+        if let (Some(package), Some("install ok installed"), Some(version)) =
+            (field("Package"), field("Status"), field("Version"))
+        {
+            out.insert(package.to_string(), version.to_string());
+        }
+    }
+    out
+}
+
+/// The root's compiler: the gcc-<major> that the `gcc` package depends on (the
+/// highest installed gcc-<major> when `gcc` itself is not installed), with its version.
+pub fn root_compiler(status: &str) -> Option<(String, String)> {
+    let packages = installed(status);
+    let majors: Vec<&str> = packages
+        .keys()
+        .filter_map(|p| p.strip_prefix("gcc-"))
+        .filter(|m| !m.is_empty() && m.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    let from_depends = status.split("\n\n").find_map(|stanza| {
+        if !stanza.lines().any(|l| l == "Package: gcc") {
+            return None;
+        }
+        let depends = stanza.lines().find_map(|l| l.strip_prefix("Depends:"))?;
+        depends
+            .split(',')
+            .filter_map(|d| d.split_whitespace().next()?.strip_prefix("gcc-"))
+            .find(|m| majors.contains(m))
+    });
+    let major = from_depends.or_else(|| {
+        majors
+            .iter()
+            .copied()
+            .max_by_key(|m| m.parse::<u32>().unwrap_or(0))
+    })?;
+    let version = packages.get(&format!("gcc-{major}"))?.clone();
+    Some((major.to_string(), version))
+}
+
+/// The cross packages to fetch, each with the root's version it must be built from:
+/// `(cross package, root package, root version)`; a root package that is not
+/// installed (no C++ compiler, say) leaves its cross package out.
+pub fn wanted_cross(status: &str, triplet: &str) -> Option<Vec<(String, String, String)>> {
+    let packages = installed(status);
+    let (major, _) = root_compiler(status)?;
+    let roots = [
+        format!("gcc-{major}"),
+        format!("cpp-{major}"),
+        format!("g++-{major}"),
+        format!("binutils-{triplet}"),
+    ];
+    Some(
+        cross_packages(triplet, &major)
+            .into_iter()
+            .zip(roots)
+            .filter_map(|(cross, root)| {
+                let version = packages.get(&root)?.clone();
+                Some((cross, root, version))
+            })
+            .collect(),
+    )
+}
+
 /// What to do to one ELF file copied into the bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Relocation {
@@ -162,5 +235,44 @@ mod tests {
             let t = triplet(arch.deb).unwrap_or_else(|| panic!("{}", arch.deb));
             assert!(!t.contains(' '));
         }
+    }
+
+    const STATUS: &str = "Package: gcc\nStatus: install ok installed\nVersion: 4:12.2.0-3\n\
+Depends: cpp (= 4:12.2.0-3), gcc-12 (>= 12.2.0-1~)\n\n\
+Package: gcc-12\nStatus: install ok installed\nArchitecture: arm64\nVersion: 12.2.0-14\n\n\
+Package: gcc-13\nStatus: install ok installed\nVersion: 13.1.0-6\n\n\
+Package: cpp-12\nStatus: install ok installed\nVersion: 12.2.0-14\n\n\
+Package: g++-12\nStatus: deinstall ok config-files\nVersion: 12.2.0-14\n\n\
+Package: binutils-aarch64-linux-gnu\nStatus: install ok installed\nVersion: 2.40-2\n";
+
+    #[test]
+    fn the_roots_compiler_and_the_cross_packages_it_needs_from_dpkg_status() {
+        let packages = installed(STATUS);
+        assert_eq!(packages["gcc-12"], "12.2.0-14");
+        assert!(!packages.contains_key("g++-12"), "config-files only");
+        // gcc depends on gcc-12, although gcc-13 is installed too.
+        assert_eq!(
+            root_compiler(STATUS),
+            Some(("12".to_string(), "12.2.0-14".to_string()))
+        );
+        let without_gcc = STATUS.split_once("\n\n").unwrap().1;
+        assert_eq!(root_compiler(without_gcc).unwrap().0, "13");
+        assert_eq!(
+            root_compiler("Package: make\nStatus: install ok installed\nVersion: 1\n"),
+            None
+        );
+        let wanted = wanted_cross(STATUS, "aarch64-linux-gnu").unwrap();
+        let names: Vec<(&str, &str)> = wanted
+            .iter()
+            .map(|(cross, _, version)| (cross.as_str(), version.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("gcc-12-aarch64-linux-gnu", "12.2.0-14"),
+                ("cpp-12-aarch64-linux-gnu", "12.2.0-14"),
+                ("binutils-aarch64-linux-gnu", "2.40-2"),
+            ]
+        );
     }
 }
