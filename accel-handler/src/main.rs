@@ -8,7 +8,8 @@
 //! (std's `Command` does both). The program it execs inherits them as it would from
 //! the kernel's exec.
 
-#![no_main]
+// The test harness brings its own main.
+#![cfg_attr(not(test), no_main)]
 
 #[path = "../../src/accel/decision.rs"]
 mod decision;
@@ -25,11 +26,13 @@ use std::process::exit;
 
 use decision::{Exec, Found, Invocation, Why};
 
+#[cfg(not(test))]
 #[no_mangle]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     run()
 }
 
+#[cfg_attr(test, allow(dead_code))]
 fn run() -> ! {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let inv = decision::parse_argv(&argv).unwrap_or_else(|e| fail(126, &e));
