@@ -21,6 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Table of architectures: names, qemu target, emulator, binfmt entry in force
     Arches(commands::arches::Args),
+    /// Accelerated roots: native tools instead of emulated ones where the bundle lists them
+    #[command(subcommand)]
+    Accel(commands::accel::AccelCommand),
     /// Check every precondition and say how to fix what is missing
     Doctor(commands::doctor::Args),
     /// Show, register, unregister or persist qemu-user binfmt_misc entries
@@ -59,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Arches(args) => commands::arches::run(args),
         Command::Doctor(args) => commands::doctor::run(args),
+        Command::Accel(cmd) => commands::accel::run(cmd),
         Command::Binfmt(cmd) => commands::binfmt::run(cmd),
         Command::Bootstrap(args) => commands::bootstrap::run(args),
         Command::Start(args) => commands::start::run(args),

@@ -1,6 +1,7 @@
 //! archbuild: architecture emulation containers for building packages for foreign
 //! architectures with qemu-user, binfmt_misc and mount namespaces.
 
+pub mod accel;
 pub mod arch;
 pub mod atomic_file;
 pub mod binfmt;

@@ -33,6 +33,10 @@ pub struct Record {
     pub emulator: Option<PathBuf>,
     #[serde(default)]
     pub origin: Origin,
+    /// Accelerated (`start --accel`): native tools from the arch's bundle where the
+    /// root's manifest lists them.
+    #[serde(default)]
+    pub accel: bool,
 }
 
 /// How a container's root came to be.
@@ -130,5 +134,26 @@ pub fn forget(name: &str) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("cannot remove {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_written_before_acceleration_load_as_not_accelerated() {
+        let old = r#"{"name":"a","arch":"aarch64","location":"/r","binds":[],"emulator":null,"origin":"bootstrap"}"#;
+        let record: Record = serde_json::from_str(old).unwrap();
+        assert!(!record.accel);
+        let again: Record = serde_json::from_str(
+            &serde_json::to_string(&Record {
+                accel: true,
+                ..record
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(again.accel);
     }
 }

@@ -83,6 +83,7 @@ fn namespaces_are_made_safely_while_other_threads_allocate() {
         binds: vec![],
         emulator: None,
         origin: archbuild::state::Origin::Existing,
+        accel: false,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..3)

@@ -139,6 +139,42 @@ pub fn decide(s: &Situation, emulator: &dyn Fn() -> Result<Emulator>) -> Result<
     })
 }
 
+/// The entry archbuild registers for an accelerated `arch`: the same match and flags
+/// as [`own_entry`], the acceleration handler as interpreter (it execs qemu itself
+/// whenever it does not run a native tool).
+pub fn accel_entry(arch: &Arch, handler: &Path) -> Entry {
+    own_entry(arch, handler)
+}
+
+/// Decide for an accelerated container of `s.arch`: keep the winner when it is already
+/// `handler` with flags `F` and `P`, else register [`accel_entry`].
+pub fn decide_accel(s: &Situation, handler: &Path) -> Action {
+    if s.native {
+        return Action::Native;
+    }
+    let reason = match winner(s.table, s.arch) {
+        Some(live)
+            if live.entry.interpreter == handler
+                && live.entry.flags.fix_binary
+                && live.entry.flags.preserve_argv0 =>
+        {
+            return Action::Keep {
+                entry: live.entry.name.clone(),
+            }
+        }
+        Some(live) => format!(
+            "the container is accelerated and entry '{}' runs {}",
+            live.entry.name,
+            live.entry.interpreter.display()
+        ),
+        None => format!("no binfmt entry handles {} binaries", s.arch.obs),
+    };
+    Action::Register {
+        entry: accel_entry(s.arch, handler),
+        reason,
+    }
+}
+
 /// What [`apply`] found or did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Ensured {
@@ -322,5 +358,55 @@ mod tests {
             decide(&own_only, &fake_emulator).unwrap(),
             Action::Register { reason, .. } if reason.contains("ARCHBUILD_BINFMT_OWN_ONLY")
         ));
+    }
+
+    #[test]
+    fn accelerated_containers_get_the_handlers_entry() {
+        let arm = crate::arch::lookup("armv7l").unwrap();
+        let handler = Path::new("/usr/libexec/archbuild/archbuild-accel");
+        let qemu = [live(
+            arm,
+            "qemu-arm",
+            true,
+            "FP",
+            "/usr/bin/qemu-arm-static",
+        )];
+        match decide_accel(&situation(arm, &qemu), handler) {
+            Action::Register { entry, reason } => {
+                assert_eq!(entry.interpreter, handler);
+                assert_eq!(entry.flags.to_string(), "FP");
+                assert!(reason.contains("runs /usr/bin/qemu-arm-static"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let ours = [live(
+            arm,
+            "archbuild-arm",
+            true,
+            "FP",
+            handler.to_str().unwrap(),
+        )];
+        assert_eq!(
+            decide_accel(&situation(arm, &ours), handler),
+            Action::Keep {
+                entry: "archbuild-arm".into()
+            }
+        );
+        let no_p = [live(
+            arm,
+            "archbuild-arm",
+            true,
+            "F",
+            handler.to_str().unwrap(),
+        )];
+        assert!(matches!(
+            decide_accel(&situation(arm, &no_p), handler),
+            Action::Register { .. }
+        ));
+        let native = Situation {
+            native: true,
+            ..situation(arm, &[])
+        };
+        assert_eq!(decide_accel(&native, handler), Action::Native);
     }
 }

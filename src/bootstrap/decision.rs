@@ -353,6 +353,7 @@ mod tests {
             binds: vec![],
             emulator: None,
             origin: crate::state::Origin::Bootstrap,
+            accel: false,
         });
         assert!(decide(&request(false), &f)
             .unwrap_err()

@@ -161,6 +161,7 @@ fn execute_locked(req: &Request, backend: &dyn Backend, json: bool) -> Result<Ou
         binds: vec![],
         emulator: req.emulator.clone(),
         origin: Origin::Bootstrap,
+        accel: false,
     };
     let outcome = |how: How, tool: &str| Outcome {
         name: req.name.clone(),

@@ -1,5 +1,6 @@
 //! One module per subcommand: arguments and the glue from them to the core modules.
 
+pub mod accel;
 pub mod arches;
 pub mod binfmt;
 pub mod bootstrap;

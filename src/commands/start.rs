@@ -28,6 +28,13 @@ pub struct Args {
     /// qemu-user emulator to use instead of the distribution's
     #[arg(long)]
     pub emulator: Option<PathBuf>,
+    /// Accelerate: native tools from the arch's bundle where the manifest lists them
+    /// (remembered for the container)
+    #[arg(long, conflicts_with = "no_accel")]
+    pub accel: bool,
+    /// Do not accelerate (remembered for the container)
+    #[arg(long)]
+    pub no_accel: bool,
     /// Print the mount plan and do nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -51,6 +58,9 @@ fn record_from(args: &Args) -> Result<Record> {
             }
             if args.emulator.is_some() {
                 record.emulator = args.emulator.clone();
+            }
+            if args.accel || args.no_accel {
+                record.accel = args.accel;
             }
             Ok(record)
         }
@@ -77,6 +87,7 @@ fn record_from(args: &Args) -> Result<Record> {
                 binds,
                 emulator: args.emulator.clone(),
                 origin: state::Origin::Existing,
+                accel: args.accel,
             })
         }
         (None, None, None) => Err(usage("say which container: `archbuild start NAME` or `archbuild start --arch ARCH --location DIR`")),
@@ -92,6 +103,11 @@ pub fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     super::require_root("archbuild start")?;
+    if record.accel {
+        let log_dir = crate::accel::host::log_dir_on_host(&record.name);
+        std::fs::create_dir_all(&log_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", log_dir.display()))?;
+    }
     match container::start(&record)? {
         Started::AlreadyRunning => {
             println!(

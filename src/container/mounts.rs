@@ -100,6 +100,25 @@ pub fn plan(root: &Path, arch: &Arch, emulator: Option<&Path>, binds: &[Bind]) -
     }
 }
 
+/// An accelerated container: the bundle read-only at its path inside the root
+/// (`/emul/x86_64-for-<target>`, like `/qemu-<target>` out of the package managers'
+/// way), and the container's writable log directory over the bundle's `log`.
+pub fn add_accel_bundle(plan: &mut MountPlan, arch: &Arch, bundle: &Path, log_dir: &Path) {
+    let inside = PathBuf::from(crate::accel::manifest::bundle_dir(arch.qemu));
+    plan.mounts.push(Mount::Bind {
+        source: bundle.to_path_buf(),
+        target: inside.clone(),
+        kind: MountPoint::Directory,
+        readonly: true,
+    });
+    plan.mounts.push(Mount::Bind {
+        source: log_dir.to_path_buf(),
+        target: inside.join("log"),
+        kind: MountPoint::Directory,
+        readonly: false,
+    });
+}
+
 fn mount_call(
     source: Option<&Path>,
     target: &Path,
@@ -412,5 +431,40 @@ mod tests {
         assert!(parse_bind("rel:/b").is_err());
         assert!(parse_bind("/a:/../etc").is_err());
         assert!(parse_bind("/a:/").is_err());
+    }
+
+    #[test]
+    fn an_accelerated_plan_binds_the_bundle_read_only_and_its_log_writable() {
+        let arch = crate::arch::lookup("aarch64").unwrap();
+        let mut plan = plan(
+            Path::new("/roots/a"),
+            arch,
+            Some(Path::new("/usr/bin/qemu-aarch64-static")),
+            &[],
+        );
+        let before = plan.mounts.len();
+        add_accel_bundle(
+            &mut plan,
+            arch,
+            Path::new("/var/lib/archbuild/accel/x86_64-for-aarch64"),
+            Path::new("/var/lib/archbuild/accel-logs/a"),
+        );
+        assert_eq!(
+            plan.mounts[before..],
+            [
+                Mount::Bind {
+                    source: PathBuf::from("/var/lib/archbuild/accel/x86_64-for-aarch64"),
+                    target: PathBuf::from("/emul/x86_64-for-aarch64"),
+                    kind: MountPoint::Directory,
+                    readonly: true,
+                },
+                Mount::Bind {
+                    source: PathBuf::from("/var/lib/archbuild/accel-logs/a"),
+                    target: PathBuf::from("/emul/x86_64-for-aarch64/log"),
+                    kind: MountPoint::Directory,
+                    readonly: false,
+                },
+            ]
+        );
     }
 }

@@ -29,6 +29,19 @@ pub struct StartPlan {
     pub account_edits: Vec<Append>,
     pub resolv_conf: ResolvConf,
     pub mounts: MountPlan,
+    /// Set for an accelerated container (`start --accel`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accel: Option<AccelPlan>,
+}
+
+/// What acceleration adds to a start: the handler's binfmt entry and the bundle's mounts.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccelPlan {
+    pub handler: PathBuf,
+    pub bundle: PathBuf,
+    pub log_dir: PathBuf,
+    /// How many root paths the bundle's manifest lists.
+    pub tools: usize,
 }
 
 fn obs_name<S: serde::Serializer>(arch: &&'static Arch, s: S) -> Result<S::Ok, S::Error> {
@@ -75,17 +88,36 @@ pub fn plan(record: &Record, user: &str, facts: &HostFacts) -> Result<StartPlan>
     } else {
         Some(crate::emulator::find(arch, record.emulator.as_deref())?)
     };
-    let binfmt = binfmt::decide(
-        &binfmt::policy::Situation {
-            arch,
-            native,
-            table: &facts.binfmt_table,
-            requested: record.emulator.as_deref(),
-            own_only: crate::settings::binfmt_own_only(),
-        },
-        &|| Ok(emulator.clone().expect("emulated arches have an emulator")),
-    )?;
+    let situation = binfmt::policy::Situation {
+        arch,
+        native,
+        table: &facts.binfmt_table,
+        requested: record.emulator.as_deref(),
+        own_only: crate::settings::binfmt_own_only(),
+    };
+    let accel = if record.accel && !native {
+        let bundle = crate::accel::host::bundle_on_host(arch);
+        let manifest = crate::accel::host::check_bundle(&bundle, arch)?;
+        Some(AccelPlan {
+            handler: crate::accel::host::find_handler()?,
+            bundle,
+            log_dir: crate::accel::host::log_dir_on_host(&record.name),
+            tools: manifest.tools.len(),
+        })
+    } else {
+        None
+    };
+    let binfmt = match &accel {
+        Some(accel) => binfmt::policy::decide_accel(&situation, &accel.handler),
+        None => binfmt::decide(&situation, &|| {
+            Ok(emulator.clone().expect("emulated arches have an emulator"))
+        })?,
+    };
     let emulator = emulator.map(|e| e.path);
+    let mut mounts = mounts::plan(&location, arch, emulator.as_deref(), &record.binds);
+    if let Some(accel) = &accel {
+        mounts::add_accel_bundle(&mut mounts, arch, &accel.bundle, &accel.log_dir);
+    }
     Ok(StartPlan {
         name: record.name.clone(),
         arch,
@@ -93,8 +125,9 @@ pub fn plan(record: &Record, user: &str, facts: &HostFacts) -> Result<StartPlan>
         binfmt,
         account_edits: root::account_edits(&location, user)?,
         resolv_conf: root::resolv_conf(&location)?,
-        mounts: mounts::plan(&location, arch, emulator.as_deref(), &record.binds),
+        mounts,
         emulator,
         root: location,
+        accel,
     })
 }

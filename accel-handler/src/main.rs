@@ -1,0 +1,170 @@
+//! archbuild-accel: the binfmt_misc interpreter of accelerated roots (flags `FP`).
+//! At each exec of a foreign binary it asks `decision::decide` whether the root's
+//! manifest lists a native tool for it; then it execs that tool, or the arch's qemu as
+//! archbuild's normal entry would. Every failure of the native path ends in qemu.
+//!
+//! The exec must be transparent: `no_main`, so Rust's start-up does not set SIGPIPE to
+//! ignored, and a plain execv, so neither the signal mask nor any disposition is reset
+//! (std's `Command` does both). The program it execs inherits them as it would from
+//! the kernel's exec.
+
+// The test harness brings its own main.
+#![cfg_attr(not(test), no_main)]
+
+#[path = "../../src/accel/decision.rs"]
+mod decision;
+// Shared with archbuild, which also makes manifests: not everything is used here.
+#[allow(dead_code)]
+#[path = "../../src/accel/manifest.rs"]
+mod manifest;
+
+use std::ffi::{CString, OsString};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::process::exit;
+
+use decision::{Exec, Found, Invocation, Why};
+
+#[cfg(not(test))]
+#[no_mangle]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    run()
+}
+
+#[cfg_attr(test, allow(dead_code))]
+fn run() -> ! {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let inv = decision::parse_argv(&argv).unwrap_or_else(|e| fail(126, &e));
+    let mut file = File::open(&inv.binary).unwrap_or_else(|e| {
+        fail(
+            126,
+            &format!("cannot open {}: {e}", inv.binary.to_string_lossy()),
+        )
+    });
+    let mut header = [0u8; 20];
+    let target = file
+        .read_exact(&mut header)
+        .ok()
+        .and_then(|()| decision::qemu_target(&header))
+        .unwrap_or_else(|| {
+            fail(
+                126,
+                &format!(
+                    "{} is not an ELF binary of an arch archbuild emulates",
+                    inv.binary.to_string_lossy()
+                ),
+            )
+        });
+    let enabled = decision::enabled(std::env::var_os(decision::KILL_SWITCH).as_deref());
+    let found = if enabled {
+        read_manifest(target)
+    } else {
+        Found::Missing
+    };
+    let canonical = std::fs::canonicalize(&inv.binary)
+        .map_err(|e| e.to_string())
+        .and_then(|p| {
+            p.into_os_string()
+                .into_string()
+                .map_err(|_| "the path is not UTF-8".to_string())
+        });
+    let identity = || {
+        let size = file.metadata().map_err(|e| e.to_string())?.len();
+        manifest::Identity::of_reader(&file, size).map_err(|e| e.to_string())
+    };
+    let exec = decision::decide(&decision::Inputs {
+        path: canonical.as_deref().map_err(String::clone),
+        target,
+        manifest: &found,
+        identity: &identity,
+        enabled,
+    });
+    let path = canonical
+        .clone()
+        .unwrap_or_else(|_| inv.binary.to_string_lossy().into_owned());
+    let why = match exec {
+        Exec::Native {
+            ref program,
+            ref args,
+        } => {
+            log(target, &path, &exec);
+            let error = execv(program.as_ref(), &decision::native_argv(args, &inv));
+            Why::NativeFailed(format!("{program}: {error}"))
+        }
+        Exec::Emulate { why } => why,
+    };
+    if why.is_fallback() {
+        log(target, &path, &Exec::Emulate { why });
+    }
+    emulate(target, &inv)
+}
+
+/// execv(2); returns only on failure.
+fn execv(program: &std::ffi::OsStr, argv: &[OsString]) -> std::io::Error {
+    let to_c = |s: &std::ffi::OsStr| CString::new(s.as_bytes());
+    let (Ok(program), Ok(argv)) = (
+        to_c(program),
+        argv.iter()
+            .map(|a| to_c(a))
+            .collect::<Result<Vec<CString>, _>>(),
+    ) else {
+        return std::io::Error::from_raw_os_error(libc::EINVAL);
+    };
+    let mut pointers: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    pointers.push(std::ptr::null());
+    // SAFETY: NUL-terminated strings and a NULL-terminated array that outlive the call.
+    unsafe { libc::execv(program.as_ptr(), pointers.as_ptr()) };
+    std::io::Error::last_os_error()
+}
+
+fn read_manifest(target: &str) -> Found {
+    match std::fs::read_to_string(manifest::manifest_path(target)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Found::Missing,
+        Err(e) => Found::Unusable(e.to_string()),
+        Ok(text) => match manifest::parse(&text) {
+            Ok(m) => Found::Manifest(m),
+            Err(e) => Found::Unusable(e),
+        },
+    }
+}
+
+/// Exec qemu with argv[0] preserved (`-0`), from the first place it is found.
+fn emulate(target: &str, inv: &Invocation) -> ! {
+    let mut tried = Vec::new();
+    for emulator in decision::emulator_candidates(target) {
+        let argv = decision::emulator_argv(&emulator, inv);
+        let error = execv(emulator.as_ref(), &argv);
+        tried.push(format!("{emulator} ({error})"));
+    }
+    fail(
+        127,
+        &format!(
+            "no emulator for {target} could be executed for {}: tried {}",
+            inv.binary.to_string_lossy(),
+            tried.join(", ")
+        ),
+    )
+}
+
+/// One line to the log under the bundle dir; when that is not writable, to stderr only
+/// with ARCHBUILD_ACCEL_DEBUG set (a build's output stays the build's).
+fn log(target: &str, path: &str, exec: &Exec) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let line = decision::log_line(now, std::process::id(), path, exec);
+    let written = std::fs::OpenOptions::new()
+        .append(true)
+        .open(manifest::log_path(target))
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if written.is_err() && std::env::var_os(decision::DEBUG).is_some() {
+        eprint!("archbuild-accel: {line}");
+    }
+}
+
+fn fail(code: i32, message: &str) -> ! {
+    eprintln!("archbuild-accel: error: {message}");
+    exit(code)
+}

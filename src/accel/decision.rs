@@ -1,0 +1,412 @@
+//! The handler's decision at each exec, as a pure function: what binfmt_misc handed it
+//! (with the P flag: interpreter, the binary's path, the original argv[0], the
+//! arguments), the root's manifest and the identity of the root's file -> run a native
+//! tool, or emulate (and say why). Shared with the handler binary (accel-handler/), so
+//! this file uses nothing but std and `super::manifest`.
+
+use std::ffi::{OsStr, OsString};
+
+use super::manifest::{Identity, Manifest};
+
+/// The environment variable that turns acceleration off (`0`, `no`, `off`, `false`).
+pub const KILL_SWITCH: &str = "ARCHBUILD_ACCEL";
+/// The environment variable that makes the handler report fallbacks on stderr when its
+/// log is not writable.
+pub const DEBUG: &str = "ARCHBUILD_ACCEL_DEBUG";
+
+/// One exec as binfmt_misc (flags `P`) hands it to the handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The path the binary was executed by (as given to execve: may be relative).
+    pub binary: OsString,
+    /// The original argv[0].
+    pub argv0: OsString,
+    pub args: Vec<OsString>,
+}
+
+/// Read the handler's argv: `[handler, binary, argv0, args...]`.
+pub fn parse_argv(argv: &[OsString]) -> Result<Invocation, String> {
+    match argv {
+        [_handler, binary, argv0, args @ ..] => Ok(Invocation {
+            binary: binary.clone(),
+            argv0: argv0.clone(),
+            args: args.to_vec(),
+        }),
+        _ => Err(
+            "archbuild-accel runs as a binfmt_misc interpreter with the P flag (argv: handler, binary, argv0, arguments); it is not meant to be run directly"
+                .to_string(),
+        ),
+    }
+}
+
+/// The qemu target of an ELF header (`e_ident` and `e_machine`), for the arches
+/// archbuild emulates.
+pub fn qemu_target(header: &[u8]) -> Option<&'static str> {
+    if header.len() < 20 || &header[..4] != b"\x7fELF" {
+        return None;
+    }
+    let class64 = header[4] == 2;
+    let little = header[5] == 1;
+    let machine = if little {
+        u16::from_le_bytes([header[18], header[19]])
+    } else {
+        u16::from_be_bytes([header[18], header[19]])
+    };
+    Some(match (machine, class64, little) {
+        (183, true, true) => "aarch64",
+        (40, false, true) => "arm",
+        (40, false, false) => "armeb",
+        (21, true, true) => "ppc64le",
+        (21, true, false) => "ppc64",
+        (22, true, false) => "s390x",
+        (243, true, true) => "riscv64",
+        (243, false, true) => "riscv32",
+        (258, true, true) => "loongarch64",
+        (3, false, true) => "i386",
+        (62, true, true) => "x86_64",
+        _ => return None,
+    })
+}
+
+/// Is acceleration on, given the kill switch's value?
+pub fn enabled(kill_switch: Option<&OsStr>) -> bool {
+    !matches!(
+        kill_switch
+            .and_then(OsStr::to_str)
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("0" | "no" | "off" | "false")
+    )
+}
+
+/// The root's manifest as the handler found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// No manifest: the root is not accelerated (emulate, nothing to log).
+    Missing,
+    Unusable(String),
+    Manifest(Manifest),
+}
+
+/// Why the handler emulates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    Disabled,
+    NoManifest,
+    NotListed,
+    UnusableManifest(String),
+    UnresolvedPath(String),
+    WrongTarget { manifest: String, binary: String },
+    UnreadableFile(String),
+    Mismatch { made_for: Identity, found: Identity },
+    NativeFailed(String),
+}
+
+impl Why {
+    /// A fallback (logged): acceleration was meant to happen and did not.
+    pub fn is_fallback(&self) -> bool {
+        !matches!(self, Why::Disabled | Why::NoManifest | Why::NotListed)
+    }
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::Disabled => write!(f, "acceleration is off ({KILL_SWITCH})"),
+            Why::NoManifest => f.write_str("the root has no acceleration manifest"),
+            Why::NotListed => f.write_str("not in the manifest"),
+            Why::UnusableManifest(e) => write!(f, "unusable manifest: {e}"),
+            Why::UnresolvedPath(e) => write!(f, "the binary's path does not resolve: {e}"),
+            Why::WrongTarget { manifest, binary } => {
+                write!(f, "the manifest is for {manifest}, the binary for {binary}")
+            }
+            Why::UnreadableFile(e) => write!(f, "the root's file cannot be read: {e}"),
+            Why::Mismatch { made_for, found } => write!(
+                f,
+                "the root's file changed: the tool was made for {made_for}, found {found}"
+            ),
+            Why::NativeFailed(e) => write!(f, "the native tool could not be executed: {e}"),
+        }
+    }
+}
+
+/// What the handler executes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exec {
+    Native {
+        program: String,
+        /// Arguments before the original ones.
+        args: Vec<String>,
+    },
+    Emulate {
+        why: Why,
+    },
+}
+
+/// The inputs of [`decide`].
+pub struct Inputs<'a> {
+    /// The binary's canonical path inside the root, or why it has none.
+    pub path: Result<&'a str, String>,
+    /// The qemu target of the binary.
+    pub target: &'a str,
+    pub manifest: &'a Found,
+    /// The identity of the root's file; asked only when the path is listed.
+    pub identity: &'a dyn Fn() -> Result<Identity, String>,
+    /// The kill switch's verdict ([`enabled`]).
+    pub enabled: bool,
+}
+
+/// Native tool or emulator for one exec.
+pub fn decide(inputs: &Inputs) -> Exec {
+    let emulate = |why| Exec::Emulate { why };
+    if !inputs.enabled {
+        return emulate(Why::Disabled);
+    }
+    let manifest = match inputs.manifest {
+        Found::Missing => return emulate(Why::NoManifest),
+        Found::Unusable(e) => return emulate(Why::UnusableManifest(e.clone())),
+        Found::Manifest(m) => m,
+    };
+    if manifest.target != inputs.target {
+        return emulate(Why::WrongTarget {
+            manifest: manifest.target.clone(),
+            binary: inputs.target.to_string(),
+        });
+    }
+    let path = match &inputs.path {
+        Ok(path) => *path,
+        Err(e) => return emulate(Why::UnresolvedPath(e.clone())),
+    };
+    let Some(tool) = manifest.tools.get(path) else {
+        return emulate(Why::NotListed);
+    };
+    match (inputs.identity)() {
+        Err(e) => emulate(Why::UnreadableFile(e)),
+        Ok(found) if found != tool.identity => emulate(Why::Mismatch {
+            made_for: tool.identity,
+            found,
+        }),
+        Ok(_) => Exec::Native {
+            program: tool.native.clone(),
+            args: tool.args.clone(),
+        },
+    }
+}
+
+/// The emulator's argv, as archbuild's own entry would run it: qemu with argv[0]
+/// preserved by `-0`.
+pub fn emulator_argv(emulator: &str, inv: &Invocation) -> Vec<OsString> {
+    let mut argv: Vec<OsString> = vec![
+        emulator.into(),
+        "-0".into(),
+        inv.argv0.clone(),
+        inv.binary.clone(),
+    ];
+    argv.extend(inv.args.iter().cloned());
+    argv
+}
+
+/// The native tool's argv: the original argv[0], the tool's own arguments, the rest.
+pub fn native_argv(args_before: &[String], inv: &Invocation) -> Vec<OsString> {
+    let mut argv = vec![inv.argv0.clone()];
+    argv.extend(args_before.iter().map(OsString::from));
+    argv.extend(inv.args.iter().cloned());
+    argv
+}
+
+/// Where the handler looks for the emulator, in order: archbuild's read-only binding
+/// inside every container, then the host's usual places (a chroot of the host).
+pub fn emulator_candidates(target: &str) -> Vec<String> {
+    vec![
+        format!("/qemu-{target}"),
+        format!("/usr/bin/qemu-{target}-static"),
+        format!("/usr/bin/qemu-{target}"),
+    ]
+}
+
+/// One line of the handler's log: `<unix time> <pid> hit|fallback <path> <detail>`.
+pub fn log_line(unix_time: u64, pid: u32, path: &str, exec: &Exec) -> String {
+    match exec {
+        Exec::Native { program, .. } => format!("{unix_time} {pid} hit {path} {program}\n"),
+        Exec::Emulate { why } => format!("{unix_time} {pid} fallback {path} {why}\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::manifest::{Tool, Toolchain, FORMAT_VERSION};
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn os(items: &[&str]) -> Vec<OsString> {
+        items.iter().map(OsString::from).collect()
+    }
+
+    fn manifest() -> Manifest {
+        let mut tools = BTreeMap::new();
+        tools.insert(
+            "/usr/bin/aarch64-linux-gnu-gcc-12".to_string(),
+            Tool {
+                native: "/emul/x86_64-for-aarch64/usr/bin/aarch64-linux-gnu-gcc-12".into(),
+                args: vec!["--sysroot=/".into()],
+                identity: Identity::of_bytes(b"gcc"),
+            },
+        );
+        Manifest {
+            version: FORMAT_VERSION,
+            target: "aarch64".into(),
+            toolchain: Toolchain {
+                distribution: "debian".into(),
+                version: "12.2.0-14".into(),
+                triplet: "aarch64-linux-gnu".into(),
+            },
+            tools,
+        }
+    }
+
+    fn run(
+        path: Result<&str, String>,
+        found: &Found,
+        identity: Result<Identity, String>,
+        enabled: bool,
+    ) -> Exec {
+        decide(&Inputs {
+            path,
+            target: "aarch64",
+            manifest: found,
+            identity: &|| identity.clone(),
+            enabled,
+        })
+    }
+
+    const GCC: &str = "/usr/bin/aarch64-linux-gnu-gcc-12";
+
+    #[test]
+    fn a_listed_path_with_the_right_identity_runs_the_native_tool() {
+        let found = Found::Manifest(manifest());
+        assert_eq!(
+            run(Ok(GCC), &found, Ok(Identity::of_bytes(b"gcc")), true),
+            Exec::Native {
+                program: "/emul/x86_64-for-aarch64/usr/bin/aarch64-linux-gnu-gcc-12".into(),
+                args: vec!["--sysroot=/".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn everything_else_emulates_and_only_real_fallbacks_are_logged() {
+        let found = Found::Manifest(manifest());
+        let right = || Ok(Identity::of_bytes(b"gcc"));
+        let why = |e: Exec| match e {
+            Exec::Emulate { why } => why,
+            other => panic!("{other:?}"),
+        };
+        let off = why(run(Ok(GCC), &found, right(), false));
+        assert_eq!(off, Why::Disabled);
+        assert_eq!(
+            why(run(Ok(GCC), &Found::Missing, right(), true)),
+            Why::NoManifest
+        );
+        assert_eq!(
+            why(run(Ok("/bin/ls"), &found, Err("unasked".into()), true)),
+            Why::NotListed
+        );
+        let changed = why(run(Ok(GCC), &found, Ok(Identity::of_bytes(b"gcc 2")), true));
+        assert!(matches!(changed, Why::Mismatch { .. }));
+        assert!(changed.to_string().contains("the root's file changed"));
+        let unreadable = why(run(Ok(GCC), &found, Err("EACCES".into()), true));
+        assert_eq!(unreadable, Why::UnreadableFile("EACCES".into()));
+        let bad = why(run(
+            Ok(GCC),
+            &Found::Unusable("version 2".into()),
+            right(),
+            true,
+        ));
+        assert!(bad.to_string().contains("version 2"));
+        let unresolved = why(run(Err("ENOENT".into()), &found, right(), true));
+        assert!(matches!(unresolved, Why::UnresolvedPath(_)));
+        let mut other = manifest();
+        other.target = "arm".into();
+        let wrong = why(run(Ok(GCC), &Found::Manifest(other), right(), true));
+        assert!(matches!(wrong, Why::WrongTarget { .. }));
+        for quiet in [Why::Disabled, Why::NoManifest, Why::NotListed] {
+            assert!(!quiet.is_fallback(), "{quiet}");
+        }
+        for loud in [changed, unreadable, bad, unresolved, wrong] {
+            assert!(loud.is_fallback(), "{loud}");
+        }
+    }
+
+    #[test]
+    fn argv_with_the_p_flag_and_the_commands_built_from_it() {
+        let inv = parse_argv(&os(&[
+            "/usr/libexec/archbuild-accel",
+            "/usr/bin/cc",
+            "cc",
+            "-c",
+            "x.c",
+        ]))
+        .unwrap();
+        assert_eq!(inv.binary, "/usr/bin/cc");
+        assert_eq!(inv.argv0, "cc");
+        assert_eq!(inv.args, os(&["-c", "x.c"]));
+        assert_eq!(
+            emulator_argv("/qemu-aarch64", &inv),
+            os(&["/qemu-aarch64", "-0", "cc", "/usr/bin/cc", "-c", "x.c"])
+        );
+        assert_eq!(
+            native_argv(&["--sysroot=/".into()], &inv),
+            os(&["cc", "--sysroot=/", "-c", "x.c"])
+        );
+        // No arguments at all, and too short an argv.
+        let bare = parse_argv(&os(&["h", "/bin/true", "true"])).unwrap();
+        assert!(bare.args.is_empty());
+        assert!(parse_argv(&os(&["h", "/bin/true"]))
+            .unwrap_err()
+            .contains("P flag"));
+        assert_eq!(emulator_candidates("arm")[0], "/qemu-arm");
+    }
+
+    #[test]
+    fn the_kill_switch_and_the_log_line() {
+        assert!(enabled(None));
+        assert!(enabled(Some(OsStr::new("1"))));
+        for off in ["0", "no", "OFF", "false"] {
+            assert!(!enabled(Some(OsStr::new(off))), "{off}");
+        }
+        let line = log_line(
+            5,
+            7,
+            GCC,
+            &Exec::Emulate {
+                why: Why::NativeFailed("ENOENT".into()),
+            },
+        );
+        assert_eq!(
+            line,
+            format!("5 7 fallback {GCC} the native tool could not be executed: ENOENT\n")
+        );
+        assert!(log_line(
+            5,
+            7,
+            GCC,
+            &Exec::Native {
+                program: "/emul/x".into(),
+                args: vec![]
+            }
+        )
+        .starts_with("5 7 hit "));
+    }
+
+    #[test]
+    fn qemu_targets_of_elf_headers() {
+        let mut h =
+            b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00".to_vec();
+        assert_eq!(qemu_target(&h), Some("aarch64"));
+        h[18] = 0x28;
+        h[4] = 1;
+        assert_eq!(qemu_target(&h), Some("arm"));
+        assert_eq!(qemu_target(b"#!/bin/sh\n"), None);
+        assert_eq!(qemu_target(&h[..10]), None);
+    }
+}
