@@ -8,8 +8,7 @@
 
 use std::collections::VecDeque;
 
-use crate::obs::prjconf::conditionals::{self, Control, State};
-use crate::obs::prjconf::expr;
+use crate::obs::prjconf::conditionals::{self, State};
 use crate::obs::prjconf::macros::Macros;
 
 /// The main preamble's arch limits and name.
@@ -104,40 +103,19 @@ pub fn read(text: &str, mut macros: Macros, flavor: &str, package: &str) -> Spec
                 lines.push_front(l.to_string());
             }
         }
-        match conditionals::control(line.trim_start()) {
-            Some(Control::Elif(directive)) => {
-                if !state.elif() {
-                    continue;
-                }
-                line = macros.expand(&format!("%{}", &directive[3..]));
+        let substitute = |l: String| {
+            if l.contains('@') {
+                l.replace("@BUILD_FLAVOR@", flavor)
+                    .replace("@OBS_PACKAGE@", package)
+            } else {
+                l
             }
-            Some(Control::Else) => {
-                state.else_();
-                continue;
-            }
-            Some(Control::Endif) => {
-                state.endif();
-                continue;
-            }
-            None => {}
-        }
-        if !state.taking() {
-            if conditionals::opens(line.trim_start()) {
-                state.open_skipped();
-            }
+        };
+        let Some(line) = conditionals::filter_line(&mut state, line, &mut macros, &substitute)
+        else {
             continue;
-        }
-        if line.contains('@') {
-            line = line
-                .replace("@BUILD_FLAVOR@", flavor)
-                .replace("@OBS_PACKAGE@", package);
-        }
+        };
         let t = line.trim_start();
-        if let Some(test) = conditionals::test(t) {
-            let target = macros.map.get("_target_cpu").cloned().unwrap_or_default();
-            state.open(test.holds(&target, expr::truth));
-            continue;
-        }
         if preamble && subpackages == 0 {
             match keyword(&line) {
                 Some((key, arg)) => {

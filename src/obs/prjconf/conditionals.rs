@@ -183,6 +183,50 @@ impl State {
     }
 }
 
+/// Run one macro-expanded line through the conditionals, as obs-build's readers do for
+/// the prjconf and for recipes: `%elif`/`%else`/`%endif` and `%if` lines change `state`
+/// and are consumed, lines in a skipped branch are consumed, and a taken content line
+/// comes back (after `rewrite`, which runs before the line is tested as an `%if`:
+/// obs-build replaces `@BUILD_FLAVOR@` there).
+pub fn filter_line(
+    state: &mut State,
+    mut line: String,
+    macros: &mut super::macros::Macros,
+    rewrite: &dyn Fn(String) -> String,
+) -> Option<String> {
+    match control(line.trim_start()) {
+        Some(Control::Elif(directive)) => {
+            if !state.elif() {
+                return None;
+            }
+            // evaluated as the matching %if: "%elifarch" -> "%ifarch"
+            line = macros.expand(&format!("%{}", &directive[3..]));
+        }
+        Some(Control::Else) => {
+            state.else_();
+            return None;
+        }
+        Some(Control::Endif) => {
+            state.endif();
+            return None;
+        }
+        None => {}
+    }
+    if !state.taking() {
+        if opens(line.trim_start()) {
+            state.open_skipped();
+        }
+        return None;
+    }
+    let line = rewrite(line);
+    if let Some(t) = test(line.trim_start()) {
+        let target = macros.map.get("_target_cpu").cloned().unwrap_or_default();
+        state.open(t.holds(&target, super::expr::truth));
+        return None;
+    }
+    Some(line)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use conditionals::{Control, State};
+use conditionals::State;
 
 /// The package format of a repository's binaries (`Binarytype:`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,41 +142,15 @@ impl Prjconf {
             if trimmed.starts_with('#') {
                 continue;
             }
-            let mut line = if state.taking() && raw.contains('%') {
+            let line = if state.taking() && raw.contains('%') {
                 m.expand(raw)
             } else {
                 raw.to_string()
             };
-            match conditionals::control(line.trim_start()) {
-                Some(Control::Elif(directive)) => {
-                    if !state.elif() {
-                        continue;
-                    }
-                    // evaluated as the matching %if: "%elifarch" -> "%ifarch"
-                    line = m.expand(&format!("%{}", &directive[3..]));
-                }
-                Some(Control::Else) => {
-                    state.else_();
-                    continue;
-                }
-                Some(Control::Endif) => {
-                    state.endif();
-                    continue;
-                }
-                None => {}
-            }
+            let Some(line) = conditionals::filter_line(&mut state, line, &mut m, &|l| l) else {
+                continue;
+            };
             let t = line.trim_start();
-            if !state.taking() {
-                if conditionals::opens(t) {
-                    state.open_skipped();
-                }
-                continue;
-            }
-            if let Some(test) = conditionals::test(t) {
-                let target = m.map.get("_target_cpu").map_or("", String::as_str);
-                state.open(test.holds(target, expr::truth));
-                continue;
-            }
             keywords.line(t);
         }
         if let Some(Some(b)) = in_macros {
