@@ -234,7 +234,7 @@ pub fn log_line(unix_time: u64, pid: u32, path: &str, exec: &Exec) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::manifest::{Tool, Toolchain, FORMAT_VERSION};
+    use super::super::manifest::Tool;
     use super::*;
     use std::collections::BTreeMap;
 
@@ -252,16 +252,7 @@ mod tests {
                 identity: Identity::of_bytes(b"gcc"),
             },
         );
-        Manifest {
-            version: FORMAT_VERSION,
-            target: "aarch64".into(),
-            toolchain: Toolchain {
-                distribution: "debian".into(),
-                version: "12.2.0-14".into(),
-                triplet: "aarch64-linux-gnu".into(),
-            },
-            tools,
-        }
+        super::super::manifest::debian_aarch64(tools)
     }
 
     fn run(

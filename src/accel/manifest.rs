@@ -231,6 +231,21 @@ pub fn format(manifest: &Manifest) -> String {
     text
 }
 
+/// A Debian 12 aarch64 manifest of `tools`, for tests.
+#[cfg(test)]
+pub fn debian_aarch64(tools: BTreeMap<String, Tool>) -> Manifest {
+    Manifest {
+        version: FORMAT_VERSION,
+        target: "aarch64".into(),
+        toolchain: Toolchain {
+            distribution: "debian".into(),
+            version: "12.2.0-14".into(),
+            triplet: "aarch64-linux-gnu".into(),
+        },
+        tools,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,16 +272,7 @@ mod tests {
                 },
             },
         );
-        Manifest {
-            version: FORMAT_VERSION,
-            target: "aarch64".into(),
-            toolchain: Toolchain {
-                distribution: "debian".into(),
-                version: "12.2.0-14".into(),
-                triplet: "aarch64-linux-gnu".into(),
-            },
-            tools,
-        }
+        debian_aarch64(tools)
     }
 
     #[test]

@@ -38,13 +38,9 @@ pub fn record_arch(record: &Record) -> Result<&'static Arch> {
 /// build can see inside).
 pub fn mount_plan(record: &Record) -> Result<mounts::MountPlan> {
     let arch = record_arch(record)?;
-    let emulator = (!arch.is_native_on(arch::host()?)).then(|| PathBuf::from("<emulator>"));
-    Ok(mounts::plan(
-        &record.location,
-        arch,
-        emulator.as_deref(),
-        &record.binds,
-    ))
+    // The emulator's own bind is left out: what this plan is asked about is the
+    // directories a container shares.
+    Ok(mounts::plan(&record.location, arch, None, &record.binds))
 }
 
 /// What `start` did.
