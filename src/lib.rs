@@ -4,6 +4,7 @@
 pub mod accel;
 pub mod arch;
 pub mod atomic_file;
+pub mod batch;
 pub mod binfmt;
 pub mod bootstrap;
 pub mod cli;

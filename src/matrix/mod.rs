@@ -25,17 +25,17 @@ pub mod verdict;
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use buildconfig::BuildConfig;
 use meta_flags::MetaFlags;
 pub use verdict::{Decision, Verdict};
 
 /// One cell of the matrix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Cell {
     pub package: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flavor: Option<String>,
     pub repository: String,
     pub arch: String,

@@ -1,0 +1,6 @@
+//! `archbuild batch` and `archbuild check`: the build matrix of one or more package
+//! checkouts, built cell by cell with the single build (`oscbuild`), in parallel.
+//!
+//! - [`outcome`]: a cell's result code and record
+
+pub mod outcome;
