@@ -84,6 +84,12 @@ pub fn package_cache_dir() -> PathBuf {
         .unwrap_or_else(|| cache_dir().join("packages"))
 }
 
+/// Logs and history of batches (`ARCHBUILD_BATCH_DIR`; default per user, see
+/// `batch::execute::batch_dir`).
+pub fn batch_dir() -> Option<PathBuf> {
+    var("ARCHBUILD_BATCH_DIR").map(PathBuf::from)
+}
+
 /// `ARCHBUILD_DEBIAN_TOOL`: force mmdebstrap or debootstrap.
 pub fn debian_tool() -> Option<String> {
     var("ARCHBUILD_DEBIAN_TOOL")

@@ -4,3 +4,11 @@
 //! - [`outcome`]: a cell's result code and record
 
 pub mod outcome;
+pub mod jobs;
+pub mod phase;
+pub mod inputs;
+pub mod history;
+pub mod work;
+pub mod display;
+pub mod runner;
+pub mod execute;

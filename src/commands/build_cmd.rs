@@ -7,13 +7,16 @@ use crate::error::ExitStatus;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Make this file when the build program starts (`archbuild build` waits for it)
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub started: Option<std::path::PathBuf>,
     /// osc's build-cmd and its arguments
     #[arg(last = true, value_name = "BUILD_CMD_AND_ARGS")]
     pub argv: Vec<String>,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    match crate::oscbuild::build_cmd::run(&args.argv)? {
+    match crate::oscbuild::build_cmd::run(&args.argv, args.started.as_deref())? {
         0 => Ok(()),
         code => Err(ExitStatus(code).into()),
     }

@@ -32,12 +32,29 @@ fn describe_winner(arch: &arch::Arch) -> String {
     }
 }
 
-pub fn run(argv: &[String]) -> Result<i32> {
+/// Tell `archbuild build` that osc is done fetching: make the file it waits for.
+fn mark_started(marker: &Path) {
+    let made = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(marker);
+    if let Err(e) = made {
+        eprintln!(
+            "archbuild: warning: cannot make {} ({e}): the package cache stays locked until osc ends",
+            marker.display()
+        );
+    }
+}
+
+pub fn run(argv: &[String], started: Option<&Path>) -> Result<i32> {
     let call = call::parse(argv)?;
     if !crate::user::is_root() {
         bail!(
             "archbuild build-cmd runs obs-build and needs root: osc runs it through its su-wrapper (sudo) when `archbuild build` or `osc archbuild` started osc"
         );
+    }
+    if let Some(marker) = started {
+        mark_started(marker);
     }
     let program = call::resolve_program(call.requested.as_deref(), &|p: &Path| p.is_file())?;
     let script = std::fs::read_to_string(&program).unwrap_or_default();

@@ -49,17 +49,23 @@ impl OscBuild {
 pub const DEFAULT_SU_WRAPPER: &str = "sudo";
 
 /// The `OSC_SU_WRAPPER` value for this build: the user's su-wrapper (none when osc runs
-/// as root) followed by `<archbuild> build-cmd --`.
+/// as root) followed by `<archbuild> build-cmd [--started=MARKER] --`; build-cmd makes
+/// the file MARKER when the build program starts.
 pub fn su_wrapper(
     user_wrapper: Option<&str>,
     osc_as_root: bool,
     archbuild: &Path,
+    started: Option<&Path>,
 ) -> Result<String> {
     let exe = archbuild.display().to_string();
     if exe.chars().any(char::is_whitespace) {
         bail!(
             "archbuild is installed at a path with a space ({exe}): osc splits its su-wrapper at spaces; install archbuild elsewhere"
         );
+    }
+    let started = started.map(|p| format!("--started={}", p.display()));
+    if let Some(s) = started.as_deref().filter(|s| s.chars().any(char::is_whitespace)) {
+        bail!("the build's marker path has a space ({s}): set TMPDIR to a path without spaces");
     }
     let mut words: Vec<&str> = Vec::new();
     if !osc_as_root {
@@ -76,6 +82,7 @@ pub fn su_wrapper(
     }
     words.push(&exe);
     words.push("build-cmd");
+    words.extend(started.as_deref());
     words.push("--");
     Ok(words.join(" "))
 }
@@ -161,30 +168,35 @@ mod tests {
     fn su_wrapper_appends_build_cmd_to_the_users_wrapper() {
         let exe = Path::new("/usr/bin/archbuild");
         assert_eq!(
-            su_wrapper(None, false, exe).unwrap(),
+            su_wrapper(None, false, exe, None).unwrap(),
             "sudo /usr/bin/archbuild build-cmd --"
         );
         assert_eq!(
-            su_wrapper(Some("  "), false, exe).unwrap(),
+            su_wrapper(Some("  "), false, exe, None).unwrap(),
             "sudo /usr/bin/archbuild build-cmd --"
         );
         assert_eq!(
-            su_wrapper(Some("doas -n"), false, exe).unwrap(),
+            su_wrapper(Some("doas -n"), false, exe, None).unwrap(),
             "doas -n /usr/bin/archbuild build-cmd --"
         );
         assert_eq!(
-            su_wrapper(Some("sudo"), true, exe).unwrap(),
+            su_wrapper(Some("sudo"), true, exe, None).unwrap(),
             "/usr/bin/archbuild build-cmd --"
         );
+        assert_eq!(
+            su_wrapper(None, false, exe, Some(Path::new("/tmp/m/started"))).unwrap(),
+            "sudo /usr/bin/archbuild build-cmd --started=/tmp/m/started --"
+        );
+        assert!(su_wrapper(None, false, exe, Some(Path::new("/tmp/a b/started"))).is_err());
     }
 
     #[test]
     fn su_wrappers_archbuild_cannot_route_are_refused() {
         let exe = Path::new("/usr/bin/archbuild");
-        let err = su_wrapper(Some("su -c"), false, exe).unwrap_err();
+        let err = su_wrapper(Some("su -c"), false, exe, None).unwrap_err();
         assert_eq!(crate::error::exit_code(&err), 2);
         assert!(err.to_string().contains("su-wrapper = sudo"), "{err}");
-        assert!(su_wrapper(None, false, Path::new("/opt/my tools/archbuild")).is_err());
+        assert!(su_wrapper(None, false, Path::new("/opt/my tools/archbuild"), None).is_err());
     }
 
     #[test]

@@ -17,4 +17,5 @@
 pub mod build_cmd;
 pub mod call;
 pub mod command;
+pub mod package_cache;
 pub mod run;

@@ -1,6 +1,7 @@
 //! `archbuild build`: the host's osc runs `osc build` as the user, with the build program
 //! routed through `archbuild build-cmd` (see `command`).
 
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,7 +11,8 @@ use anyhow::{anyhow, Context, Result};
 use crate::arch;
 use crate::error::usage;
 use crate::obs::{checkout, oscrc};
-use crate::oscbuild::{call, command};
+use crate::batch::phase::BUILD_STARTED;
+use crate::oscbuild::{call, command, package_cache};
 
 /// Everything `archbuild build` was asked.
 #[derive(Debug, Clone, Default)]
@@ -57,11 +59,10 @@ fn account(req: &Request) -> Result<Option<nix::unistd::User>> {
     Ok(Some(user))
 }
 
-/// The user's su-wrapper: `OSC_SU_WRAPPER`, else the oscrc's `su-wrapper`, else osc's default.
-fn user_su_wrapper(oscrc_path: Option<&Path>, home: Option<&Path>) -> Option<String> {
-    if let Ok(v) = std::env::var("OSC_SU_WRAPPER") {
-        return Some(v);
-    }
+/// The user's osc settings archbuild needs: the su-wrapper (`OSC_SU_WRAPPER`, else the
+/// oscrc's `su-wrapper`) and the package cache (`OSC_PACKAGECACHEDIR`, else the
+/// oscrc's `packagecachedir`, else osc's default).
+fn user_settings(oscrc_path: Option<&Path>, home: Option<&Path>) -> (Option<String>, PathBuf) {
     let path = match home {
         Some(home) => {
             let env: std::collections::BTreeMap<String, String> =
@@ -69,11 +70,76 @@ fn user_su_wrapper(oscrc_path: Option<&Path>, home: Option<&Path>) -> Option<Str
             oscrc::locate(oscrc_path, &env)
         }
         None => oscrc::locate(oscrc_path, &oscrc::ProcessEnv),
-    }?;
-    let rc = oscrc::read(&path).ok()?;
-    rc.general()
-        .and_then(|g| g.get("su-wrapper"))
-        .map(str::to_string)
+    };
+    let rc = path.and_then(|p| oscrc::read(&p).ok());
+    let general = |key: &str| {
+        rc.as_ref()
+            .and_then(|rc| rc.general())
+            .and_then(|g| g.get(key))
+            .map(str::to_string)
+    };
+    let su_wrapper = std::env::var("OSC_SU_WRAPPER")
+        .ok()
+        .or_else(|| general("su-wrapper"));
+    let cache = package_cache::dir(
+        std::env::var("OSC_PACKAGECACHEDIR").ok().as_deref(),
+        general("packagecachedir").as_deref(),
+    );
+    (su_wrapper, cache)
+}
+
+/// A private directory for build-cmd's "started" marker, removed when dropped.
+struct MarkerDir(PathBuf);
+
+impl MarkerDir {
+    fn new() -> Result<MarkerDir> {
+        let base = std::env::temp_dir();
+        let base = if base.to_string_lossy().chars().any(char::is_whitespace) {
+            PathBuf::from("/tmp")
+        } else {
+            base
+        };
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let dir = base.join(format!("archbuild-build-{}-{stamp}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(MarkerDir(dir))
+    }
+
+    fn marker(&self) -> PathBuf {
+        self.0.join("started")
+    }
+}
+
+impl Drop for MarkerDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.marker());
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// Wait for osc, releasing the package cache lock as soon as the build program started
+/// (the marker exists) or osc ended.
+fn wait_releasing_cache(
+    child: &mut std::process::Child,
+    marker: &Path,
+    mut cache_lock: Option<crate::sys::lock::FileLock>,
+) -> std::io::Result<std::process::ExitStatus> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if cache_lock.is_some() && marker.exists() {
+            cache_lock = None;
+            eprintln!("{BUILD_STARTED}: osc fetched its packages; the package cache is free for other builds");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// Run the build; returns osc's exit status.
@@ -103,12 +169,14 @@ pub fn build(req: &Request) -> Result<i32> {
         Some(u) => u.name.clone(),
         None => crate::container::process::invoking_user(),
     };
-    let wrapper = user_su_wrapper(
+    let (wrapper, cache) = user_settings(
         req.oscrc.as_deref(),
         switch_to.as_ref().map(|u| u.dir.as_path()),
     );
     let exe = std::env::current_exe().context("cannot tell where archbuild is installed")?;
-    let su_wrapper = command::su_wrapper(wrapper.as_deref(), as_root, &exe)?;
+    let marker_dir = MarkerDir::new()?;
+    let marker = marker_dir.marker();
+    let su_wrapper = command::su_wrapper(wrapper.as_deref(), as_root, &exe, Some(&marker))?;
     let osc_build = command::OscBuild {
         osc,
         apiurl: req.apiurl.clone().or(co.apiurl.clone()),
@@ -152,11 +220,18 @@ pub fn build(req: &Request) -> Result<i32> {
         }
         None => None,
     };
+    let owner = switch_to
+        .as_ref()
+        .map(|u| (u.uid.as_raw(), u.gid.as_raw()));
+    let cache_lock = package_cache::lock(&cache, owner)?;
     crate::sys::process::start_as(&mut cmd, account);
     // Ctrl-C reaches osc through the terminal's process group: osc stops the build (it
     // runs `build --kill`) and returns. archbuild waits for it instead of dying first.
-    let status = crate::sys::signals::with_sigint_ignored(|| cmd.status())
-        .map_err(|e| anyhow!("cannot run {}: {e}", argv[0]))?;
+    let status = crate::sys::signals::with_sigint_ignored(|| {
+        let mut child = cmd.spawn()?;
+        wait_releasing_cache(&mut child, &marker, Some(cache_lock))
+    })
+    .map_err(|e| anyhow!("cannot run {}: {e}", argv[0]))?;
     Ok(status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))

@@ -25,12 +25,18 @@ pub fn exclusive(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let mut file = std::fs::OpenOptions::new()
+    let opened = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(path)
-        .with_context(|| format!("cannot open the lock {}", path.display()))?;
+        .open(path);
+    // a lock file another user made (root's, in a packager's directory) is locked
+    // through a read-only descriptor: flock needs no write access
+    let mut file = match opened {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => File::open(path),
+        other => other,
+    }
+    .with_context(|| format!("cannot open the lock {}", path.display()))?;
     let mut told = false;
     loop {
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
