@@ -41,14 +41,21 @@ details.
 
 usage:
     osc archbuild REPOSITORY ARCH [BUILD_DESCR] [osc build options...]
+    osc archbuild --all [DIR...] [archbuild batch options...] [-- osc build options...]
 
 Everything after REPOSITORY ARCH is handed to `osc build` unchanged, so every
 `osc build` option works (see `osc help build`); put them after ARCH.
+
+With --all, every repository x arch that OBS would build for the package (see
+`archbuild check --plan`) is built, in parallel, by `archbuild batch`; everything
+after --all is handed to it (see `archbuild batch --help`): -r REPO, -a ARCH,
+-j N, --resume, --report junit=PATH, and osc build options after `--`.
 
 examples:
     osc archbuild openSUSE_Factory_ARM armv7l
     osc archbuild openSUSE_Tumbleweed aarch64 --clean -j 4
     osc archbuild Debian_12 aarch64 mypkg.dsc --keep-pkgs=../out
+    osc archbuild --all -a aarch64 -a armv7l -j 2 -- --clean
 
 environment:
     ARCHBUILD    path of the archbuild program (default: archbuild on PATH)
@@ -84,19 +91,48 @@ def _archbuild_this_osc():
     return "%s %s" % (sys.executable, os.path.abspath(sys.argv[0]))
 
 
-def _archbuild_command(apiurl, positional):
-    """The command line to run: archbuild build --osc THIS-OSC ... -- options."""
-    repository, arch, descr, options = _archbuild_split(positional)
+def _archbuild_program():
     program = os.environ.get("ARCHBUILD") or "archbuild"
     if os.sep not in program:
         program = shutil.which(program) or program
-    cmd = [program, "build", "--osc", _archbuild_this_osc(), "--apiurl", apiurl]
+    return program
+
+
+def _archbuild_common(subcommand, apiurl):
+    """`archbuild SUBCOMMAND --osc THIS-OSC --apiurl APIURL [--oscrc OSCRC]`"""
+    cmd = [_archbuild_program(), subcommand, "--osc", _archbuild_this_osc(), "--apiurl", apiurl]
     try:
         conffile = _archbuild_conf.config["conffile"]
     except (KeyError, TypeError):
         conffile = None
     if conffile:
         cmd += ["--oscrc", os.path.abspath(os.path.expanduser(conffile))]
+    return cmd
+
+
+def _archbuild_all_words():
+    """The words after `archbuild --all` on osc's command line, None without --all.
+
+    Read from the command line itself: osc's parsers (optparse, argparse) would reorder
+    or split the batch options that follow --all.
+    """
+    argv = sys.argv[1:]
+    if "archbuild" not in argv:
+        return None
+    rest = argv[argv.index("archbuild") + 1:]
+    if not rest or rest[0] != "--all":
+        return None
+    return rest[1:]
+
+
+def _archbuild_command(apiurl, positional):
+    """The command line to run: archbuild build --osc THIS-OSC ... -- options, or
+    archbuild batch ... for --all."""
+    words = _archbuild_all_words()
+    if words is not None:
+        return _archbuild_common("batch", apiurl) + words
+    repository, arch, descr, options = _archbuild_split(positional)
+    cmd = _archbuild_common("build", apiurl)
     cmd += [repository, arch]
     if descr is not None:
         cmd.append(descr)
@@ -134,17 +170,26 @@ if hasattr(osc.commandline, "OscCommand"):
         name = "archbuild"
 
         def init_arguments(self):
-            self.add_argument("repository", metavar="REPOSITORY", help="repository to build for")
-            self.add_argument("arch", metavar="ARCH", help="architecture to build for")
+            self.add_argument(
+                "repository", metavar="REPOSITORY", nargs="?", help="repository to build for"
+            )
+            self.add_argument("arch", metavar="ARCH", nargs="?", help="architecture to build for")
             self.add_argument(
                 "build_args",
                 metavar="[BUILD_DESCR] [osc build options...]",
                 nargs=argparse.REMAINDER,
                 help="build description and `osc build` options, passed on unchanged",
             )
+            self.add_argument(
+                "--all",
+                metavar="BATCH_OPTIONS",
+                nargs=argparse.REMAINDER,
+                help="build every repository and arch OBS would build, with `archbuild batch`",
+            )
 
         def run(self, args):
-            positional = [args.repository, args.arch] + list(args.build_args or [])
+            positional = [w for w in (args.repository, args.arch) if w is not None]
+            positional += list(args.build_args or [])
             return _archbuild_run(args.apiurl, positional)
 
 else:
@@ -154,7 +199,8 @@ else:
         # docstring set below: the same text as for osc >= 1.1
         positional = list(args)
         if getattr(opts, "archbuild_repository", None):  # osc 1.0 (argparse)
-            positional = [opts.archbuild_repository, opts.archbuild_arch]
+            positional = [opts.archbuild_repository]
+            positional += [opts.archbuild_arch] if opts.archbuild_arch else []
             positional += list(opts.archbuild_args or []) + list(args)
         status = _archbuild_run(self.get_api_url(), positional)
         if status:
@@ -171,6 +217,15 @@ else:
         # osc 0.x: optparse; stop at REPOSITORY so that the options after it stay arguments
         do_archbuild.optparser = _archbuild_cmdln.SubCmdOptionParser()
         do_archbuild.optparser.disable_interspersed_args()
+
+        def _archbuild_take_the_rest(option, opt, value, parser):
+            # everything after --all is archbuild batch's (read again from sys.argv)
+            del parser.rargs[:]
+
+        do_archbuild.optparser.add_option(
+            "--all", action="callback", callback=_archbuild_take_the_rest,
+            help="build every repository and arch OBS would build, with `archbuild batch`",
+        )
     else:
         # osc 1.0: argparse; positional arguments are declared as options
         do_archbuild = _archbuild_cmdln.option(
@@ -180,8 +235,15 @@ else:
             help="build description and `osc build` options, passed on unchanged",
         )(do_archbuild)
         do_archbuild = _archbuild_cmdln.option(
-            "archbuild_arch", metavar="ARCH", help="architecture to build for"
+            "--all",
+            metavar="BATCH_OPTIONS",
+            nargs=argparse.REMAINDER,
+            help="build every repository and arch OBS would build, with `archbuild batch`",
         )(do_archbuild)
         do_archbuild = _archbuild_cmdln.option(
-            "archbuild_repository", metavar="REPOSITORY", help="repository to build for"
+            "archbuild_arch", metavar="ARCH", nargs="?", help="architecture to build for"
+        )(do_archbuild)
+        do_archbuild = _archbuild_cmdln.option(
+            "archbuild_repository", metavar="REPOSITORY", nargs="?",
+            help="repository to build for",
         )(do_archbuild)

@@ -159,3 +159,27 @@ def test_missing_archbuild_binary(osc_env):
     out = result.stdout + result.stderr
     assert "no-such-archbuild" in out
     assert "ARCHBUILD" in out
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        pytest.param([], id="bare"),
+        pytest.param(["-a", "aarch64", "-a", "armv7l", "-j", "2"], id="batch-options"),
+        pytest.param(
+            ["--resume", "--report", "junit=out.xml", "--", "--clean", "-j", "4"],
+            id="osc-build-options-after-dashes",
+        ),
+        pytest.param(["../pkg2", "-r", "Debian_12"], id="more-checkouts"),
+    ],
+)
+def test_all_hands_everything_after_it_to_archbuild_batch(osc_env, words):
+    """`osc archbuild --all ...` is `archbuild batch ...`, the words unchanged and in order."""
+    result = osc_env.osc("archbuild", "--all", *words)
+    assert result.returncode == 0, result.stdout + result.stderr
+    recorded = osc_env.recorded()
+    assert recorded is not None, result.stdout + result.stderr
+    expected = osc_env.expected(*words)
+    expected[0] = "batch"
+    assert recorded["argv"] == expected
+    assert recorded["cwd"] == str(osc_env.checkout)
