@@ -20,27 +20,19 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::obs_server::Server;
 use std::time::Instant;
 
-const OSC_ROOT: &str = "/opt/archbuild-test";
-const USER_HOME: &str = "/home/pkger";
+use common::deb_build::{
+    self, checkout, debian_boilerplate, expand, find_deb, osc_as_pkger, oscrc, output,
+    packager_host, prerequisites_with_osc, source_package, unpack, BuildServer, USER_HOME,
+};
 
-fn output(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+const NAME: &str = "archbuild-hello";
 
 /// The source package: hello.c prints the machine it runs on; debian/rules runs the
 /// freshly compiled binary during the build and ships what it printed.
-fn source_package(dir: &Path) -> PathBuf {
-    let src = dir.join("archbuild-hello-1.0");
-    let files: &[(&str, &str)] = &[
+fn hello_files() -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = [
         (
             "hello.c",
             "#include <stdio.h>\n#include <sys/utsname.h>\nint main(void) {\n    struct utsname u;\n    if (uname(&u) != 0) return 1;\n    printf(\"hello from %s\\n\", u.machine);\n    return 0;\n}\n",
@@ -50,89 +42,40 @@ fn source_package(dir: &Path) -> PathBuf {
             "Source: archbuild-hello\nSection: misc\nPriority: optional\nMaintainer: archbuild tests <tests@archbuild.invalid>\nBuild-Depends: gcc, libc6-dev, make\nStandards-Version: 4.6.2\n\nPackage: archbuild-hello\nArchitecture: any\nDepends: libc6\nDescription: hello from a foreign architecture\n A C program built by the archbuild tests.\n",
         ),
         (
-            "debian/changelog",
-            "archbuild-hello (1.0) unstable; urgency=medium\n\n  * Test package.\n\n -- archbuild tests <tests@archbuild.invalid>  Sat, 28 Nov 2026 12:00:00 +0000\n",
-        ),
-        ("debian/source/format", "3.0 (native)\n"),
-        (
             "debian/rules",
             "#!/usr/bin/make -f\nbuild build-arch build-indep:\n\tgcc -O2 -o hello hello.c\n\t./hello | tee hello.out\nbinary binary-arch: build\n\trm -rf debian/tmp\n\tinstall -D -m 0755 hello debian/tmp/usr/bin/archbuild-hello\n\tinstall -D -m 0644 hello.out debian/tmp/usr/share/doc/archbuild-hello/built-on\n\tinstall -d debian/tmp/DEBIAN\n\tdpkg-gencontrol -parchbuild-hello -Pdebian/tmp\n\tdpkg-deb --build debian/tmp ..\nbinary-indep:\nclean:\n\trm -rf hello hello.out debian/tmp debian/files\n",
         ),
-    ];
-    for (name, text) in files {
-        let path = src.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-    }
-    sh(&format!("chmod 755 {}/debian/rules", src.display()));
-    output(
-        Command::new("dpkg-source")
-            .arg("-b")
-            .arg("archbuild-hello-1.0")
-            .current_dir(dir),
-    );
-    dir.join("archbuild-hello_1.0.dsc")
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    files.extend(debian_boilerplate(NAME));
+    files
 }
 
-/// obs-build's own dependency expansion for the recipe, against Debian 12's index of
-/// `obs_arch` (`aarch64`, `armv7l`).
-fn expand(dsc: &Path, work: &Path, obs_arch: &str) -> PathBuf {
-    let prjconf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/obs/prjconf_debian12.txt");
-    let cache = common::cache_dir().join(format!("build-e2e-debdeps-{obs_arch}"));
-    std::fs::create_dir_all(&cache).unwrap();
-    let deps = output(
-        Command::new("/usr/lib/obs-build/createdebdeps")
-            .args([
-                "--cachedir",
-                cache.to_str().unwrap(),
-                "--archpath",
-                obs_arch,
-            ])
-            .arg("http://deb.debian.org/debian/bookworm/main")
-            .env("BUILD_DIR", "/usr/lib/obs-build"),
-    );
-    let depfile = work.join(format!("debdeps-{obs_arch}"));
-    std::fs::write(&depfile, deps).unwrap();
-    let expanded = output(
-        Command::new("/usr/lib/obs-build/expanddeps")
-            .args(["--dist", prjconf.to_str().unwrap()])
-            .args(["--depfile", depfile.to_str().unwrap()])
-            .args(["--archpath", obs_arch])
-            .args(["--configdir", "/usr/lib/obs-build/configs"])
-            .arg(dsc)
-            .env("BUILD_DIR", "/usr/lib/obs-build"),
-    );
+/// obs-build's expansion with the full config: a compiler in the build root.
+fn expand_full(dsc: &Path, work: &Path, obs_arch: &str) -> PathBuf {
+    let expanded = expand(dsc, work, obs_arch, &deb_build::prjconf_full());
+    let text = std::fs::read_to_string(&expanded).unwrap();
     assert!(
-        expanded.contains("\ngcc-12 "),
-        "expanddeps found no compiler for {obs_arch}:\n{expanded}"
+        text.contains("\ngcc-12 "),
+        "expanddeps found no compiler for {obs_arch}:\n{text}"
     );
-    let path = work.join(format!("expanded-{obs_arch}"));
-    std::fs::write(&path, expanded).unwrap();
-    path
+    expanded
 }
 
 /// The stand-in OBS for `obs_arch`, answering with obs-build's expansion.
-fn server(obs_arch: &str, expanded: &Path) -> Server {
-    let prjconf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/obs/prjconf_debian12.txt");
-    let args = [
-        "--expanded".into(),
-        format!("{obs_arch}={}", expanded.display()),
-        "--config".into(),
-        prjconf.display().to_string(),
-        "--debs".into(),
-        common::cache_dir()
-            .join("build-e2e-debs")
-            .display()
-            .to_string(),
-    ];
-    Server::start_script("build_server.py", &args).expect("python3 for the stand-in OBS")
+fn server(obs_arch: &str, expanded: &Path, scratch: &Path) -> BuildServer {
+    BuildServer::start(
+        &[(obs_arch, expanded)],
+        &[],
+        &[],
+        &deb_build::prjconf_full(),
+        &scratch.join("build_server.log"),
+    )
 }
 
-fn osc_dir(version: &str) -> PathBuf {
-    Path::new(OSC_ROOT).join(format!("osc-{version}"))
-}
-
-fn prerequisites(osc_versions: &[&str], qemu: &str) -> bool {
+fn prerequisites(osc_versions: &[&str], obs_arch: &str) -> bool {
     // ARCHBUILD_E2E=1 runs it, ARCHBUILD_E2E=0 skips it; unset, it runs under CI=true only
     let wanted = match std::env::var("ARCHBUILD_E2E").as_deref() {
         Ok("1") => true,
@@ -143,133 +86,7 @@ fn prerequisites(osc_versions: &[&str], qemu: &str) -> bool {
         eprintln!("SKIPPED: the end-to-end build runs with ARCHBUILD_E2E=1 (or CI=true unless ARCHBUILD_E2E=0)");
         return false;
     }
-    let perl_lwp = Command::new("perl")
-        .args(["-MLWP::UserAgent", "-e1"])
-        .status()
-        .is_ok_and(|s| s.success());
-    common::prerequisite(
-        Path::new(&format!("/usr/bin/qemu-{qemu}-static")).exists()
-            && Path::new("/usr/lib/obs-build/expanddeps").exists()
-            && common::tool("dpkg-source").is_some()
-            && common::tool("python3").is_some()
-            && Path::new("/usr/bin/python3").exists()
-            && Path::new("/usr/bin/sudo").exists()
-            && perl_lwp,
-        "qemu-user-static, obs-build, dpkg-dev, python3, sudo and libwww-perl \
-         (apt-get install qemu-user-static obs-build dpkg-dev python3 sudo libwww-perl)",
-    ) && osc_versions.iter().all(|v| {
-        common::prerequisite(
-            osc_dir(v).join("osc/__init__.py").is_file(),
-            &format!(
-                "osc {v} in {} (scripts/install-test-deps)",
-                osc_dir(v).display()
-            ),
-        )
-    })
-}
-
-/// The host as the packager has it: user pkger (uid 4321) with a private /home and
-/// /var/tmp, sudo for pkger (osc's su-wrapper; the test's ARCHBUILD_* settings pass
-/// through it), the plugin in ~/.osc-plugins.
-fn packager_host() {
-    common::fake_sudo_user();
-    // sudo's PAM account check wants pkger in the shadow file
-    sh("cp /etc/shadow /tmp/archbuild-test-shadow && echo 'pkger:*:19000:0:99999:7:::' >> /tmp/archbuild-test-shadow && mount --bind /tmp/archbuild-test-shadow /etc/shadow");
-    sh("mount -t tmpfs -o mode=0755 tmpfs /etc/sudoers.d");
-    std::fs::write(
-        "/etc/sudoers.d/archbuild-test",
-        "Defaults:pkger !requiretty, env_keep += \"ARCHBUILD_*\"\npkger ALL=(root) NOPASSWD: ALL\n",
-    )
-    .unwrap();
-    sh("chmod 0440 /etc/sudoers.d/archbuild-test");
-    let plugins = Path::new(USER_HOME).join(".osc-plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("osc-plugin/archbuild.py"),
-        plugins.join("archbuild.py"),
-    )
-    .unwrap();
-}
-
-/// A package checkout of home:alice/archbuild-hello at `dir` in store format 1.0 (as
-/// `osc checkout` of osc < 1.1 leaves it; osc >= 1.1 migrates it to 2.0).
-fn checkout(dir: &Path, url: &str, sources: &Path) {
-    std::fs::create_dir_all(dir.join(".osc")).unwrap();
-    for (name, text) in [
-        ("_osclib_version", "1.0\n".to_string()),
-        ("_apiurl", format!("{url}\n")),
-        ("_project", "home:alice\n".to_string()),
-        ("_package", "archbuild-hello\n".to_string()),
-        (
-            "_files",
-            "<directory name=\"archbuild-hello\" />\n".to_string(),
-        ),
-    ] {
-        std::fs::write(dir.join(".osc").join(name), text).unwrap();
-    }
-    for f in ["archbuild-hello_1.0.dsc", "archbuild-hello_1.0.tar.xz"] {
-        std::fs::copy(sources.join(f), dir.join(f)).unwrap();
-    }
-    sh("chown -R 4321:4321 /home/pkger");
-}
-
-/// The oscrc: `[general]` and the host section, with `credentials` lines for the host.
-fn oscrc(url: &str, credentials: &str) {
-    let path = Path::new(USER_HOME).join(".config/osc/oscrc");
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(
-        &path,
-        // trusted_prj: osc would otherwise ask whether to trust Debian:12's packages
-        format!("[general]\napiurl = {url}\n\n[{url}]\nuser = alice\n{credentials}allow_http = 1\ntrusted_prj = Debian:12\n"),
-    )
-    .unwrap();
-    sh("chown -R 4321:4321 /home/pkger && chmod 600 /home/pkger/.config/osc/oscrc");
-}
-
-/// `osc ARGS` of release `version`, run as pkger in `cwd` (/usr/bin/python3: the
-/// test's own python may live under /root, which pkger cannot read).
-fn osc_as_pkger(version: &str, extra_path: &str, args: &[&str], cwd: &Path) -> Command {
-    let dir = osc_dir(version);
-    let script = ["osc", "osc-wrapper.py"]
-        .iter()
-        .map(|s| dir.join("bin").join(s))
-        .find(|p| p.is_file())
-        .expect("osc script");
-    let mut python_path = dir.display().to_string();
-    if !extra_path.is_empty() {
-        python_path = format!("{python_path}:{extra_path}");
-    }
-    let scratch = tempfile::tempdir().unwrap().keep();
-    let c = common::archbuild(&scratch);
-    let program = c.get_program().to_os_string();
-    let envs: Vec<_> = c
-        .get_envs()
-        .map(|(k, v)| (k.to_os_string(), v.map(|v| v.to_os_string())))
-        .collect();
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=4321", "--regid=4321", "--init-groups", "--"])
-        .arg("/usr/bin/python3")
-        .arg(script)
-        .args(args)
-        .env_clear()
-        .env("HOME", USER_HOME)
-        .env("USER", "pkger")
-        .env("LOGNAME", "pkger")
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
-        .env("LANG", "C.UTF-8")
-        .env("PYTHONPATH", python_path)
-        .env("ARCHBUILD", &program)
-        .env(
-            "ARCHBUILD_CACHE_DIR",
-            common::cache_dir().join("build-e2e-archbuild-cache"),
-        )
-        .current_dir(cwd);
-    for (k, v) in envs {
-        if let Some(v) = v {
-            cmd.env(k, v);
-        }
-    }
-    cmd
+    prerequisites_with_osc(&[obs_arch], osc_versions)
 }
 
 /// Run `osc archbuild ...` as pkger; returns its stderr (also shown) and the seconds.
@@ -320,32 +137,8 @@ fn binfmt_names() -> BTreeSet<String> {
 /// --keep-pkgs directory): its Debian arch, and what the program printed when the build
 /// ran it.
 fn check_deb(dir: &Path, deb_arch: &str, uname_m: &str, obs_arch: &str, scratch: &Path) {
-    let deb = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            name.starts_with("archbuild-hello_") && name.ends_with(".deb")
-        })
-        .unwrap_or_else(|| panic!("no archbuild-hello .deb in {}", dir.display()));
-    assert!(
-        deb.to_string_lossy().ends_with(&format!("_{deb_arch}.deb")),
-        "{}",
-        deb.display()
-    );
-    let arch = output(
-        Command::new("dpkg-deb")
-            .arg("-f")
-            .arg(&deb)
-            .arg("Architecture"),
-    );
-    assert_eq!(arch.trim(), deb_arch);
-    let unpacked = scratch.join(format!(
-        "unpacked-{}",
-        deb.file_name().unwrap().to_string_lossy()
-    ));
-    output(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpacked));
+    let deb = find_deb(dir, NAME, deb_arch);
+    let unpacked = unpack(&deb, scratch);
     let built_on =
         std::fs::read_to_string(unpacked.join("usr/share/doc/archbuild-hello/built-on")).unwrap();
     assert_eq!(built_on, format!("hello from {uname_m}\n"));
@@ -394,15 +187,15 @@ fn build_with_current_osc(
     target: &Target,
     credentials: &dyn Fn(&str) -> String,
     extra_path: &str,
-) -> (tempfile::TempDir, Server, PathBuf) {
+) -> (tempfile::TempDir, BuildServer, PathBuf) {
     let scratch = tempfile::tempdir().unwrap();
-    let dsc = source_package(scratch.path());
-    let expanded = expand(&dsc, scratch.path(), target.obs);
-    let server = server(target.obs, &expanded);
+    let dsc = source_package(scratch.path(), NAME, &hello_files());
+    let expanded = expand_full(&dsc, scratch.path(), target.obs);
+    let server = server(target.obs, &expanded, scratch.path());
     let url = server.url();
     oscrc(&url, &credentials(&url));
     let work = Path::new(USER_HOME).join("obs/home:alice/archbuild-hello");
-    checkout(&work, &url, scratch.path());
+    checkout(&work, &url, NAME, scratch.path());
 
     // osc 1.28 turns the checkout into store format 2.0 when it first reads it
     output(&mut osc_as_pkger("1.28.0", extra_path, &["status"], &work));
@@ -505,7 +298,7 @@ fn build_with_current_osc(
 #[test]
 fn osc_archbuild_debian_12_arm64_with_osc_1_28_then_1_0_and_0_182() {
     isolated!();
-    if !prerequisites(&["1.28.0", "1.0.0", "0.182.0"], ARM64.qemu) {
+    if !prerequisites(&["1.28.0", "1.0.0", "0.182.0"], ARM64.obs) {
         return;
     }
     packager_host();
@@ -516,7 +309,7 @@ fn osc_archbuild_debian_12_arm64_with_osc_1_28_then_1_0_and_0_182() {
     // on a checkout in store format 1.0, which they read
     for version in ["1.0.0", "0.182.0"] {
         let work = Path::new(USER_HOME).join(format!("obs-{version}/home:alice/archbuild-hello"));
-        checkout(&work, &server.url(), scratch.path());
+        checkout(&work, &server.url(), NAME, scratch.path());
         let kept = Path::new(USER_HOME).join(format!("debs-{version}"));
         let keep = format!("--keep-pkgs={}", kept.display());
         let (stderr, seconds) = osc_archbuild(
@@ -544,8 +337,8 @@ fn osc_archbuild_debian_12_arm64_with_osc_1_28_then_1_0_and_0_182() {
 #[test]
 fn osc_archbuild_debian_12_armhf_with_keyring_credentials() {
     isolated!();
-    let keyring = Path::new(OSC_ROOT).join("keyring");
-    if !prerequisites(&["1.28.0"], ARMHF.qemu)
+    let keyring = Path::new(deb_build::OSC_ROOT).join("keyring");
+    if !prerequisites(&["1.28.0"], ARMHF.obs)
         || !common::prerequisite(
             keyring.join("keyrings/alt").is_dir(),
             "keyring and keyrings.alt in /opt/archbuild-test/keyring (scripts/install-test-deps)",

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""A stand-in OBS for one real package build (tests/build_e2e.rs): `osc build` of
-home:alice/<package> for Debian_12/aarch64, with the dependencies that obs-build's own
-`expanddeps` worked out and the binaries from Debian's archive.
+"""A stand-in OBS for real package builds (tests/common/deb_build.rs): `osc build` of
+home:alice/<package> for Debian_12/<arch>, with the dependencies that obs-build's own
+`expanddeps` worked out and the binaries from Debian's archive. One process serves
+several packages and several arches (x86_64, natively built, among them).
 
 Listens on 127.0.0.1 (random port), prints "PORT <n>" once it accepts connections,
 serves until killed or until --lifetime seconds passed.
@@ -13,6 +14,11 @@ serves until killed or until --lifetime seconds passed.
                     "preinstall: ...", "runscripts: ..." (others are ignored)
   --config FILE     the project config (prjconf) answered as _buildconfig
   --debs DIR        cache of downloaded .deb files (filled from the URLs on demand)
+  --packages A,B    the packages of home:alice it builds (default: any name)
+  --arches A,B      the arches the project meta lists for Debian_12 (default: x86_64 and
+                    every arch of --expanded)
+
+Every binary served is logged on stderr as "build_server: served ARCH NAME".
 
 Routes: GET /source/<prj>/_meta, GET /build/<prj>/<repo>/_buildconfig,
 GET|POST /build/<prj>/<repo>/<arch>/<pkg>/_buildinfo,
@@ -105,8 +111,8 @@ def buildinfo(packages, package, arch=ARCH):
 
 
 def meta(arches):
-    """The project meta: one repository building for x86_64 and every served arch."""
-    lines = "".join("    <arch>%s</arch>\n" % a for a in sorted(set(["x86_64"] + list(arches))))
+    """The project meta: one repository building for `arches`."""
+    lines = "".join("    <arch>%s</arch>\n" % a for a in arches)
     return """<project name="%s">
   <title>Alice's home</title>
   <description/>
@@ -177,17 +183,21 @@ class Handler(BaseHTTPRequestHandler):
         if parts[:1] == ["source"] and query.get("cmd") == ["getprojectservices"]:
             return 200, "<services/>\n", xml
         if parts == ["source", PROJECT, "_meta"]:
-            return 200, meta(self.server.packages), xml
+            return 200, meta(srv.arches), xml
         if parts == ["build", PROJECT, REPOSITORY, "_buildconfig"]:
             return 200, "%%define _project %s\n%s" % (PROJECT, srv.config), "text/plain"
         if (len(parts) == 6 and parts[:3] == ["build", PROJECT, REPOSITORY]
-                and parts[3] in srv.packages and parts[5] == "_buildinfo"):
+                and parts[3] in srv.packages and parts[5] == "_buildinfo"
+                and (srv.names is None or parts[4] in srv.names)):
             # osc posts the recipe; the expansion was made from the same recipe
             return 200, buildinfo(srv.packages[parts[3]], parts[4], parts[3]), xml
         if len(parts) == 5 and parts[0] == "build" and parts[4] == "_repository" and parts[3] in srv.packages:
             if query.get("view", [""])[0] != "cpio":
                 return 200, "<binarylist/>\n", xml
-            files = [(name + ".deb", srv.deb(parts[3], name)) for name in query.get("binary", [])]
+            files = []
+            for name in query.get("binary", []):
+                files.append((name + ".deb", srv.deb(parts[3], name)))
+                sys.stderr.write("build_server: served %s %s\n" % (parts[3], name))
             return 200, cpio_newc(files), "application/x-cpio"
         return 404, status_xml("not_found", "No such route: /%s" % "/".join(parts)), xml
 
@@ -202,7 +212,8 @@ class Server(ThreadingHTTPServer):
         path = os.path.join(self.debs, os.path.basename(p["url"]))
         with self.lock:
             if not os.path.exists(path):
-                tmp = path + ".part"
+                # several test processes may share the cache
+                tmp = "%s.part.%d" % (path, os.getpid())
                 with urllib.request.urlopen(p["url"], timeout=120) as r, open(tmp, "wb") as f:
                     f.write(r.read())
                 os.rename(tmp, path)
@@ -215,6 +226,8 @@ def main():
     ap.add_argument("--expanded", required=True, action="append")
     ap.add_argument("--config", required=True)
     ap.add_argument("--debs", required=True)
+    ap.add_argument("--packages")
+    ap.add_argument("--arches")
     ap.add_argument("--lifetime", type=float, default=3600.0)
     args = ap.parse_args()
     srv = Server(("127.0.0.1", 0), Handler)
@@ -225,6 +238,11 @@ def main():
             srv.packages[arch or ARCH] = parse_expanded(f.read())
     with open(args.config) as f:
         srv.config = f.read()
+    srv.names = set(args.packages.split(",")) if args.packages else None
+    if args.arches:
+        srv.arches = [a for a in args.arches.split(",") if a]
+    else:
+        srv.arches = sorted(set(["x86_64"] + list(srv.packages)))
     srv.by_name = {a: {p["name"]: p for p in ps} for a, ps in srv.packages.items()}
     srv.debs = args.debs
     srv.lock = threading.Lock()
