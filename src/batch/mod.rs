@@ -4,3 +4,5 @@
 //! - [`outcome`]: a cell's result code and record
 
 pub mod outcome;
+pub mod results_table;
+pub mod verdict;
