@@ -3,6 +3,7 @@
 //!
 //! - [`outcome`]: a cell's result code and record
 
+pub mod lint;
 pub mod outcome;
 pub mod results_table;
 pub mod verdict;
