@@ -5,5 +5,6 @@
 
 pub mod lint;
 pub mod outcome;
+pub mod report_json;
 pub mod results_table;
 pub mod verdict;
