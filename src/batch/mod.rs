@@ -3,6 +3,7 @@
 //!
 //! - [`outcome`]: a cell's result code and record
 
+pub mod junit;
 pub mod lint;
 pub mod outcome;
 pub mod report_json;
