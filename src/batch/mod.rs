@@ -5,6 +5,7 @@
 
 pub mod junit;
 pub mod lint;
+pub mod obs_result;
 pub mod outcome;
 pub mod report_json;
 pub mod results_table;
