@@ -126,6 +126,16 @@ fn state_records() {
     never_panics("state-record", 128);
 }
 
+#[test]
+fn obs_build_results() {
+    never_panics("build-results", 256);
+}
+
+#[test]
+fn build_log_lint_counts() {
+    never_panics("build-log", 256);
+}
+
 // ---- ELF: any header bytes, and headers made with known fields ----
 
 proptest! {

@@ -122,6 +122,39 @@ fn configuration(b: &[u8]) {
     }
 }
 
+fn build_results(b: &[u8]) {
+    if let Ok(results) = archbuild::batch::obs_result::parse(&text(b), "fuzz") {
+        let local: Vec<_> = results
+            .iter()
+            .take(8)
+            .map(|r| archbuild::batch::outcome::CellOutcome {
+                cell: archbuild::matrix::Cell {
+                    package: r.package.clone(),
+                    flavor: None,
+                    repository: r.repository.clone(),
+                    arch: r.arch.clone(),
+                },
+                checkout: PathBuf::from("/fuzz"),
+                code: archbuild::batch::outcome::Code::Failed,
+                rule: r.details.clone().unwrap_or_default(),
+                exit_status: None,
+                duration: None,
+                log: None,
+                artifacts: vec![],
+                rpmlint: None,
+                lintian: None,
+            })
+            .collect();
+        for c in archbuild::batch::obs_result::compare(&local, &results) {
+            let _ = c.line();
+        }
+    }
+}
+
+fn build_log(b: &[u8]) {
+    let _ = archbuild::batch::lint::from_log(&text(b));
+}
+
 fn status(b: &[u8]) {
     if let Some(s) = Status::from_body(&text(b)) {
         let _ = s.one_line();
@@ -358,6 +391,14 @@ fn state_seeds() -> Vec<Vec<u8>> {
     ]
 }
 
+fn build_log_seeds() -> Vec<Vec<u8>> {
+    vec![
+        b"[  70s] RPMLINT report:\n[  70s] ===============\n[  71s] hello.x86_64: W: no-manual-page-for-binary hello\n[  71s] 2 packages and 0 specfiles checked; 0 errors, 1 warnings.\n".to_vec(),
+        b"RPMLINT report:\n===============\nhello.x86_64: E: no-binary\n= 3 packages and 0 specfiles checked; 1 errors, 2 warnings, 4 filtered, 1000 badness; has taken 0.7 s =\n".to_vec(),
+        b"[ 80s] Running lintian\n[ 80s] + lintian -i hello_1.0-1_arm64.changes\n[ 81s] E: hello: binary-without-manpage usr/bin/hello\n[ 81s] W: hello source: no-debian-copyright\n[ 81s] N: text\n".to_vec(),
+    ]
+}
+
 /// Every target with its seeds.
 pub fn all() -> Vec<Target> {
     const XML: &[&str] = &[
@@ -546,6 +587,30 @@ pub fn all() -> Vec<Target> {
         "\\u0000",
         "\\ud800",
     ];
+    const BUILD_LOG: &[&str] = &[
+        "\n",
+        "[  12s] ",
+        "[",
+        "s] ",
+        "RPMLINT report:",
+        "Running lintian",
+        " packages and ",
+        " specfiles checked; ",
+        " errors, ",
+        " warnings",
+        " error",
+        ",",
+        "E: ",
+        "W: ",
+        ": ",
+        "pkg.x86_64",
+        "\u{1b}[",
+        "\u{1b}",
+        "m",
+        "4294967296",
+        "7",
+        "é",
+    ];
     const STORE: &[&str] = &[
         "home:alice",
         "\n",
@@ -582,6 +647,8 @@ pub fn all() -> Vec<Target> {
         Target { name: "binfmt-line", seeds: binfmt_line_seeds(), dictionary: BINFMT, run: binfmt_line },
         Target { name: "binfmt-live", seeds: binfmt_live_seeds(), dictionary: BINFMT, run: binfmt_live },
         Target { name: "state-record", seeds: state_seeds(), dictionary: JSON, run: state_record },
+        Target { name: "build-results", seeds: documents("result"), dictionary: XML, run: build_results },
+        Target { name: "build-log", seeds: build_log_seeds(), dictionary: BUILD_LOG, run: build_log },
     ]
 }
 

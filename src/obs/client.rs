@@ -347,6 +347,36 @@ impl Client {
         )
     }
 
+    /// `GET /build/<project>/_result?package=PKG&multibuild=1&locallink=1`: OBS's build
+    /// results of the package and its flavors in every repository and arch (what
+    /// `osc results` shows). An OBS too old for `multibuild` is asked again without it,
+    /// as osc does.
+    pub fn results(
+        &self,
+        project: &str,
+        package: &str,
+    ) -> Result<Vec<crate::batch::obs_result::ServerResult>> {
+        let path = format!("/build/{}/_result", encode_segment(project));
+        let subject = Subject::Other(format!(
+            "the build results of package '{package}' in project '{project}'"
+        ));
+        let text = match self.get(
+            &path,
+            &[
+                ("package", package),
+                ("multibuild", "1"),
+                ("locallink", "1"),
+            ],
+            &subject,
+        ) {
+            Err(e) if e.to_string().contains(": 400 (") && e.to_string().contains("multibuild") => {
+                self.get(&path, &[("package", package)], &subject)?
+            }
+            other => other?,
+        };
+        crate::batch::obs_result::parse(&text, &format!("{project}/{package}"))
+    }
+
     /// `GET /configuration`
     pub fn configuration(&self) -> Result<Configuration> {
         let text = self.get("/configuration", &[], &Subject::Instance)?;

@@ -15,6 +15,15 @@ Routes (as the OBS API has them):
   GET|POST /build/<prj>/<repo>/<arch>/<pkg>/_buildinfo
   GET  /build/<prj>/<repo>/<arch>/_repository    binarylist, or with binary=..&view=cpio a
                                                  cpio (newc) archive of the named binaries
+  GET  /build/<prj>/_result[?package=P..&multibuild=1&locallink=1&repository=R..&arch=A..]
+                                                 build results (<resultlist>, as
+                                                 buildresult.rng): every repository x arch
+                                                 of the project meta, for each package
+                                                 asked for that has a meta here or a set
+                                                 result; flavors (P:F) only with
+                                                 multibuild=1; a package code is
+                                                 "succeeded" unless set; --results FILE
+                                                 answers the file's text instead
   GET  /about                                    <about> (osc may ask)
 
 Auth: HTTP Basic against --user/--password (401 with WWW-Authenticate: Basic and a
@@ -27,6 +36,12 @@ Faults, armed per request through the control route (not part of OBS):
   The next N requests whose path contains SUBSTRING get the fault.
   GET /_log lists the requests served (method path status), one a line.
 
+Build results, set through a control route (not part of OBS):
+  POST /_results?project=P&repository=R&arch=A&package=PKG[:FLAVOR]&code=C[&details=D]
+       the code of a package (or flavor) in one repository/arch
+  POST /_results?project=P&repository=R&arch=A&repocode=C[&details=D][&dirty=1]
+       the state of the repository itself (published, broken, blocked, ...)
+
 Documents come from tests/data/obs/ beside this file's directory, plus variants made
 here: a path chain three projects deep, a Debian project with download-on-demand,
 home projects that build against openSUSE:Factory.
@@ -34,6 +49,7 @@ home projects that build against openSUSE:Factory.
 
 import argparse
 import base64
+import hashlib
 import os
 import re
 import socket
@@ -44,6 +60,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from obs_common import cpio_newc, status_xml
+from xml.sax.saxutils import quoteattr, escape
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(os.path.dirname(HERE), "data", "obs")
@@ -242,6 +259,58 @@ def combined_config(projects, prj, repo):
     return config
 
 
+def repo_arches(meta):
+    """[(repository, [arch])] of a project meta, in order."""
+    out = []
+    for m in re.finditer(r'<repository\s+name=["\']([^"\']+)["\'][^>]*>(.*?)</repository>', meta, re.S):
+        out.append((m.group(1), re.findall(r"<arch>\s*([^<\s]+)\s*</arch>", m.group(2))))
+    return out
+
+
+def result_document(server, prj, query):
+    """The <resultlist> of GET /build/<prj>/_result, as the OBS API answers it."""
+    meta = server.projects[prj]["meta"]
+    asked = query.get("package", [])
+    multibuild = query.get("multibuild", [""])[0] in ("1", "true")
+    repos, arches = query.get("repository", []), query.get("arch", [])
+    with server.results_lock:
+        codes = dict(server.results)
+        repo_states = dict(server.repo_states)
+    lines = []
+    for repo, repo_arch_list in repo_arches(meta):
+        if repos and repo not in repos:
+            continue
+        for arch in repo_arch_list:
+            if arches and arch not in arches:
+                continue
+            code, details, dirty = repo_states.get((prj, repo, arch), ("published", None, False))
+            attrs = "project=%s repository=%s arch=%s code=%s state=%s" % (
+                quoteattr(prj), quoteattr(repo), quoteattr(arch), quoteattr(code), quoteattr(code))
+            if details:
+                attrs += " details=%s" % quoteattr(details)
+            if dirty:
+                attrs += ' dirty="true"'
+            names = []
+            for pkg in asked or sorted({k[1].split(":")[0] for k in codes if k[0] == prj} |
+                                       {k[1] for k in server.packages if k[0] == prj}):
+                if (prj, pkg) in server.packages or any(k[0] == prj and k[1] == pkg for k in codes):
+                    names.append(pkg)
+                if multibuild:
+                    names += sorted({k[1] for k in codes if k[0] == prj and k[1].startswith(pkg + ":")})
+            lines.append("  <result %s>" % attrs)
+            for name in names:
+                pcode, pdetails = codes.get((prj, name, repo, arch), ("succeeded", None))
+                if pdetails:
+                    lines.append("    <status package=%s code=%s>\n      <details>%s</details>\n    </status>"
+                                 % (quoteattr(name), quoteattr(pcode), escape(pdetails)))
+                else:
+                    lines.append("    <status package=%s code=%s/>" % (quoteattr(name), quoteattr(pcode)))
+            lines.append("  </result>")
+    body = "\n".join(lines)
+    state = hashlib.md5(body.encode()).hexdigest()
+    return '<resultlist state="%s">\n%s\n</resultlist>\n' % (state, body) if lines else '<resultlist state="%s"/>\n' % state
+
+
 class Faults:
     def __init__(self):
         self.lock = threading.Lock()
@@ -335,6 +404,15 @@ class Handler(BaseHTTPRequestHandler):
                 float(query.get("seconds", ["3"])[0]),
             )
             return self.send(200, status_xml("ok", "armed"))
+        if parts[:1] == ["_results"] and method == "POST":
+            q = lambda k: query.get(k, [None])[0]
+            key = (q("project"), q("repository"), q("arch"))
+            with self.server.results_lock:
+                if q("repocode"):
+                    self.server.repo_states[key] = (q("repocode"), q("details"), q("dirty") in ("1", "true"))
+                else:
+                    self.server.results[(key[0], q("package"), key[1], key[2])] = (q("code"), q("details"))
+            return self.send(200, status_xml("ok", "set"))
         if parts[:1] == ["_log"]:
             with self.server.faults.lock:
                 text = "\n".join(self.server.faults.log) + "\n"
@@ -385,6 +463,13 @@ class Handler(BaseHTTPRequestHandler):
             if parts[2] == "_meta":
                 return 200, prj["meta"], xml
             return 200, prj["config"], text
+        if len(parts) == 3 and parts[0] == "build" and parts[2] == "_result" and method == "GET":
+            if self.server.results_file is not None:
+                with open(self.server.results_file, encoding="utf-8") as f:
+                    return 200, f.read(), xml
+            if parts[1] not in projects:
+                return 404, status_xml("unknown_project", "Project not found: %s" % parts[1]), xml
+            return 200, result_document(self.server, parts[1], query), xml
         if len(parts) >= 3 and parts[0] == "build":
             prj = projects.get(parts[1])
             if prj is None:
@@ -429,6 +514,7 @@ def main():
     ap.add_argument("--download-url", default="https://download.example.test/repositories")
     ap.add_argument("--lifetime", type=float, default=600.0, help="stop by itself after this many seconds")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--results", metavar="FILE", help="answer GET /build/<prj>/_result with this file's text")
     args = ap.parse_args()
 
     server = Server(("127.0.0.1", args.port), Handler)
@@ -440,6 +526,9 @@ def main():
     server.password = args.password
     server.faults = Faults()
     server.verbose = args.verbose
+    server.results_file = args.results
+    server.results, server.repo_states = {}, {}
+    server.results_lock = threading.Lock()
     timer = threading.Timer(args.lifetime, server.shutdown)
     timer.daemon = True
     timer.start()
