@@ -51,7 +51,9 @@ pub enum Command {
     /// Write the man pages, shell completions or binfmt.d example (for packagers)
     #[command(subcommand, hide = true)]
     Generate(commands::generate::GenerateCommand),
-    /// The pre-submit check of the checkout in the current directory (so far only --plan: the build matrix as OBS schedules it)
+    /// Build the matrix of package checkouts: every repository x arch (x flavor) OBS would build, in parallel
+    Batch(commands::batch::Args),
+    /// The pre-submit check of the checkout in the current directory: build the whole matrix, then PASS/FAIL/INCONCLUSIVE (--plan: only show it)
     Check(commands::check::Args),
     /// The build program osc runs for `archbuild build` (not for direct use)
     #[command(hide = true)]
@@ -76,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(cmd) => {
             commands::generate::run(cmd, <Cli as clap::CommandFactory>::command())
         }
+        Command::Batch(args) => commands::batch::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::BuildCmd(args) => commands::build_cmd::run(args),
     }

@@ -1,6 +1,6 @@
 //! `archbuild check --plan` against the stand-in OBS server (tests/support/obs_server.py)
 //! with the fixtures of tests/data/matrix: the build matrix of a checkout with every
-//! verdict, its JSON, and the errors of `check` without `--plan` and outside a checkout.
+//! verdict, its JSON, and the errors of bad `check` options and outside a checkout.
 
 mod common;
 
@@ -230,17 +230,33 @@ fn a_package_not_on_the_server_yet_has_no_package_flags() {
 }
 
 #[test]
-fn check_without_plan_and_outside_a_checkout_are_errors() {
+fn bad_check_options_and_outside_a_checkout_are_errors() {
     let Some(server) = Server::start(&[]) else {
         return;
     };
     let home = Home::new(&server, "hello", Some(&fixture_checkout()));
-    let o = home.run(&["check"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
-    let err = text(&o.stderr);
-    assert!(err.contains("archbuild check --plan"), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let o = home.run(&["check", "--plan", "--against-server"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("--against-server"),
+        "{}",
+        text(&o.stderr)
+    );
     assert!(o.stdout.is_empty());
+    for (args, needle) in [
+        (&["check", "-j", "0"][..], "-j 0"),
+        (&["check", "--", "--root=/x"][..], "--build-root-dir"),
+        (
+            &["check", "--report", "html=x"][..],
+            "json=PATH or junit=PATH",
+        ),
+    ] {
+        let o = home.run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
+        let err = text(&o.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(o.stdout.is_empty());
+    }
 
     let o = home.run_in(home.dir.path(), &["check", "--plan"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));

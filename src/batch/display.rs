@@ -10,6 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::outcome::CellOutcome;
 use super::phase::Phase;
+use super::results_table::duration;
 use crate::matrix::Cell;
 
 /// `--progress`.
@@ -21,16 +22,6 @@ pub enum Mode {
     Plain,
     /// One JSON object per line on stdout
     Jsonl,
-}
-
-/// `1m05s`, `42s`, `1h02m`.
-pub fn duration(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
 }
 
 /// The cell as the lines name it: `hello:doc Debian_12/aarch64`.
@@ -67,9 +58,7 @@ impl Display {
         match mode {
             Mode::Jsonl => Display::Jsonl(Mutex::new(std::io::stdout())),
             Mode::Plain => Display::Plain,
-            Mode::Auto
-                if std::io::stderr().is_terminal() && !crate::settings::plain_progress() =>
-            {
+            Mode::Auto if std::io::stderr().is_terminal() && !crate::settings::plain_progress() => {
                 Display::Live {
                     multi: MultiProgress::new(),
                     bars: Mutex::new(Vec::new()),
@@ -158,14 +147,6 @@ impl Display {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_like_osc_results() {
-        assert_eq!(duration(0.4), "0s");
-        assert_eq!(duration(42.0), "42s");
-        assert_eq!(duration(65.2), "1m05s");
-        assert_eq!(duration(3725.0), "1h02m");
-    }
 
     #[test]
     fn a_finished_line_names_the_cell_its_code_and_its_log() {

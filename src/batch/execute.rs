@@ -51,8 +51,12 @@ pub struct Summary {
 /// `/var/tmp/archbuild-batch-<user>` (made 0700, and refused when another user owns it).
 pub fn batch_dir() -> Result<PathBuf> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-    let dir = crate::settings::batch_dir()
-        .unwrap_or_else(|| PathBuf::from(format!("/var/tmp/archbuild-batch-{}", crate::user::invoking_user())));
+    let dir = crate::settings::batch_dir().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "/var/tmp/archbuild-batch-{}",
+            crate::user::invoking_user()
+        ))
+    });
     if !dir.exists() {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -112,7 +116,11 @@ fn checkout_plan(dir: &Path, req: &Request, notes: &mut Vec<String>) -> Result<C
         .canonicalize()
         .with_context(|| format!("no checkout at {}: check the path", dir.display()))?;
     let (co, package) = checkout::read_package(&dir)?;
-    let config = oscrc::load(req.oscrc.as_deref(), req.apiurl.as_deref(), co.apiurl.as_deref())?;
+    let config = oscrc::load(
+        req.oscrc.as_deref(),
+        req.apiurl.as_deref(),
+        co.apiurl.as_deref(),
+    )?;
     let client = Client::new(&config)?;
     let input = super::inputs::fetch(&client, &co, &package, notes)?;
     let mut plan = matrix::plan(&input);
@@ -197,7 +205,10 @@ pub fn execute(req: &Request, display: &Display) -> Result<Summary> {
             );
             // saved after every cell: a batch killed half-way still resumes
             if let Err(e) = history.save(&history_path) {
-                display.note(&format!("cannot save the batch history: {}", crate::error::one_line(&e)));
+                display.note(&format!(
+                    "cannot save the batch history: {}",
+                    crate::error::one_line(&e)
+                ));
             }
         }
     };
@@ -209,7 +220,12 @@ pub fn execute(req: &Request, display: &Display) -> Result<Summary> {
             .enumerate()
             .find_map(|(i, p)| {
                 (p.dir == o.checkout)
-                    .then(|| p.cells.iter().position(|c| c.cell == o.cell).map(|j| (i, j)))
+                    .then(|| {
+                        p.cells
+                            .iter()
+                            .position(|c| c.cell == o.cell)
+                            .map(|j| (i, j))
+                    })
                     .flatten()
             })
             .unwrap_or((usize::MAX, usize::MAX))

@@ -147,12 +147,24 @@ mod tests {
 
     #[test]
     fn digest_depends_on_content_and_options_not_order() {
-        let a = vec![("a".to_string(), b"1".to_vec()), ("b".to_string(), b"2".to_vec())];
-        let b = vec![("b".to_string(), b"2".to_vec()), ("a".to_string(), b"1".to_vec())];
+        let a = vec![
+            ("a".to_string(), b"1".to_vec()),
+            ("b".to_string(), b"2".to_vec()),
+        ];
+        let b = vec![
+            ("b".to_string(), b"2".to_vec()),
+            ("a".to_string(), b"1".to_vec()),
+        ];
         assert_eq!(sources_digest(&a, &[]), sources_digest(&b, &[]));
-        let changed = vec![("a".to_string(), b"1".to_vec()), ("b".to_string(), b"3".to_vec())];
+        let changed = vec![
+            ("a".to_string(), b"1".to_vec()),
+            ("b".to_string(), b"3".to_vec()),
+        ];
         assert_ne!(sources_digest(&a, &[]), sources_digest(&changed, &[]));
-        assert_ne!(sources_digest(&a, &[]), sources_digest(&a, &["--clean".into()]));
+        assert_ne!(
+            sources_digest(&a, &[]),
+            sources_digest(&a, &["--clean".into()])
+        );
         // names and contents cannot run into each other
         let c = vec![("ab".to_string(), b"".to_vec())];
         let d = vec![("a".to_string(), b"b".to_vec())];
@@ -176,7 +188,10 @@ mod tests {
         assert!(h.succeeded_from(&k, "s1").is_some());
         assert!(h.succeeded_from(&k, "s2").is_none());
         h.record(k.clone(), run(Code::Cancelled));
-        assert!(h.succeeded_from(&k, "s1").is_some(), "a cancelled run keeps the last one");
+        assert!(
+            h.succeeded_from(&k, "s1").is_some(),
+            "a cancelled run keeps the last one"
+        );
         assert_eq!(h.last_duration(&k), Some(10.0));
     }
 

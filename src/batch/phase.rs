@@ -52,7 +52,10 @@ pub fn after_line(now: Phase, line: &str) -> Phase {
     let line = strip_clock(line);
     let next = if line.starts_with(WAITING_FOR_CACHE) {
         Some(Phase::Waiting)
-    } else if line.starts_with("archbuild: building ") || line.starts_with("Getting buildinfo") || line.starts_with("Getting buildconfig") {
+    } else if line.starts_with("archbuild: building ")
+        || line.starts_with("Getting buildinfo")
+        || line.starts_with("Getting buildconfig")
+    {
         Some(Phase::Container)
     } else if line.starts_with("Updating cache of required packages")
         || line.contains("downloading packages")
@@ -87,7 +90,12 @@ fn strip_clock(line: &str) -> &str {
     let t = line.trim_start();
     if let Some(rest) = t.strip_prefix('[') {
         if let Some((clock, after)) = rest.split_once("] ") {
-            if clock.trim_end_matches('s').trim().chars().all(|c| c.is_ascii_digit()) {
+            if clock
+                .trim_end_matches('s')
+                .trim()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+            {
                 return after.trim_start();
             }
         }
@@ -114,7 +122,10 @@ pub fn code_of(end: &Ending) -> (Code, String) {
         return (Code::Succeeded, "built".into());
     }
     if end.cancelled {
-        return (Code::Cancelled, "cancelled before the build finished".into());
+        return (
+            Code::Cancelled,
+            "cancelled before the build finished".into(),
+        );
     }
     let last_error = end
         .log_tail
@@ -144,7 +155,10 @@ pub fn code_of(end: &Ending) -> (Code, String) {
             Code::Infrastructure,
             format!("osc stopped before the build started (exit {code}): {last_error}"),
         ),
-        Some(code) => (Code::Failed, format!("the build failed (exit {code}): {last_error}")),
+        Some(code) => (
+            Code::Failed,
+            format!("the build failed (exit {code}): {last_error}"),
+        ),
     }
 }
 
@@ -171,7 +185,10 @@ mod tests {
             now = after_line(now, line);
             assert_eq!(now, want, "after {line:?}");
         }
-        assert_eq!(after_line(Phase::Building, "Wrote: /x.rpm"), Phase::Packaging);
+        assert_eq!(
+            after_line(Phase::Building, "Wrote: /x.rpm"),
+            Phase::Packaging
+        );
         assert_eq!(after_line(Phase::Waiting, "[ 1s] nothing"), Phase::Waiting);
     }
 
@@ -195,10 +212,23 @@ mod tests {
         assert!(rule.ends_with("failing on purpose"), "{rule}");
         assert_eq!(end(Some(3), true, false, &["x"]).0, Code::Infrastructure);
         assert_eq!(end(None, true, false, &[]).0, Code::Infrastructure);
-        let (code, rule) = end(Some(1), false, false, &["Server returned an error: HTTP Error 500"]);
+        let (code, rule) = end(
+            Some(1),
+            false,
+            false,
+            &["Server returned an error: HTTP Error 500"],
+        );
         assert_eq!(code, Code::Infrastructure);
         assert!(rule.contains("HTTP Error 500"), "{rule}");
-        let (code, rule) = end(Some(1), false, false, &["buildinfo is broken", "unresolvable: nothing provides libfoo-devel"]);
+        let (code, rule) = end(
+            Some(1),
+            false,
+            false,
+            &[
+                "buildinfo is broken",
+                "unresolvable: nothing provides libfoo-devel",
+            ],
+        );
         assert_eq!(code, Code::Unresolvable);
         assert_eq!(rule, "unresolvable: nothing provides libfoo-devel");
     }

@@ -217,7 +217,12 @@ impl Runner<'_> {
         })
     }
 
-    fn outcome(&self, r: &Running, status: std::process::ExitStatus, cancelled: bool) -> CellOutcome {
+    fn outcome(
+        &self,
+        r: &Running,
+        status: std::process::ExitStatus,
+        cancelled: bool,
+    ) -> CellOutcome {
         let tail: Vec<String> = r.tail.iter().cloned().collect();
         let (code, rule) = phase::code_of(&Ending {
             exit_status: status.code(),
@@ -231,7 +236,7 @@ impl Runner<'_> {
             }
             _ => rule,
         };
-        let (rpmlint, lintian) = (None, None);
+        let lint = super::lint::from_log(&std::fs::read_to_string(&r.log).unwrap_or_default());
         CellOutcome {
             cell: r.job.cell.clone(),
             checkout: r.job.checkout.clone(),
@@ -245,8 +250,8 @@ impl Runner<'_> {
             } else {
                 vec![]
             },
-            rpmlint,
-            lintian,
+            rpmlint: lint.rpmlint,
+            lintian: lint.lintian,
         }
     }
 
@@ -267,7 +272,11 @@ impl Runner<'_> {
 
     /// Build every job; `done` sees each outcome as it comes. Returns the outcomes in
     /// the order they ended.
-    pub fn run(&self, jobs: Vec<Job>, done: &mut dyn FnMut(&CellOutcome)) -> Result<Vec<CellOutcome>> {
+    pub fn run(
+        &self,
+        jobs: Vec<Job>,
+        done: &mut dyn FnMut(&CellOutcome),
+    ) -> Result<Vec<CellOutcome>> {
         std::fs::create_dir_all(&self.log_dir)
             .with_context(|| format!("cannot create {}", self.log_dir.display()))?;
         let _catching = Catching::install();
@@ -339,8 +348,11 @@ impl Runner<'_> {
                         let next = phase::after_line(r.phase, &line);
                         if next != r.phase {
                             r.phase = next;
-                            self.display
-                                .phase(&r.job.cell, next, r.started.elapsed().as_secs_f64());
+                            self.display.phase(
+                                &r.job.cell,
+                                next,
+                                r.started.elapsed().as_secs_f64(),
+                            );
                         }
                         r.tail.push_back(line);
                         if r.tail.len() > TAIL {
@@ -376,7 +388,11 @@ impl Runner<'_> {
             for (id, status) in ended {
                 let r = running.remove(&id).expect("an ended build was running");
                 let o = self.outcome(&r, status, r.interrupted.is_some());
-                if self.fail_fast && stop.is_none() && o.code.was_expected() && o.code != Code::Succeeded {
+                if self.fail_fast
+                    && stop.is_none()
+                    && o.code.was_expected()
+                    && o.code != Code::Succeeded
+                {
                     stop = Some(Stop::FailFast(super::display::cell_name(&o.cell)));
                 }
                 self.display.finished(&o);
@@ -409,7 +425,10 @@ mod tests {
     #[test]
     fn each_cell_its_own_root_log_name_and_flavor() {
         assert_eq!(cell_file_name(&cell(None)), "hello_Debian_12_aarch64");
-        assert_eq!(cell_file_name(&cell(Some("doc"))), "hello-doc_Debian_12_aarch64");
+        assert_eq!(
+            cell_file_name(&cell(Some("doc"))),
+            "hello-doc_Debian_12_aarch64"
+        );
         let weird = Cell {
             repository: "a/b c".into(),
             ..cell(None)
@@ -450,7 +469,10 @@ mod tests {
         std::fs::write(rpms.join("hello-1-1.aarch64.rpm"), "").unwrap();
         assert_eq!(
             artifacts(d.path()),
-            [rpms.join("hello-1-1.aarch64.rpm"), debs.join("hello_1.0_arm64.deb")]
+            [
+                rpms.join("hello-1-1.aarch64.rpm"),
+                debs.join("hello_1.0_arm64.deb")
+            ]
         );
     }
 }

@@ -74,10 +74,10 @@ pub struct Work {
     pub settled: Vec<CellOutcome>,
 }
 
-fn settled(cell: &Cell, checkout: &PathBuf, code: Code, rule: String) -> CellOutcome {
+fn settled(cell: &Cell, checkout: &std::path::Path, code: Code, rule: String) -> CellOutcome {
     CellOutcome {
         cell: cell.clone(),
-        checkout: checkout.clone(),
+        checkout: checkout.to_path_buf(),
         code,
         rule,
         exit_status: None,
@@ -108,7 +108,8 @@ pub fn plan_work(
             let emulated = match host(&cell.arch) {
                 Ok(e) => e,
                 Err(why) => {
-                    work.settled.push(settled(cell, &plan.dir, Code::Skipped, why));
+                    work.settled
+                        .push(settled(cell, &plan.dir, Code::Skipped, why));
                     continue;
                 }
             };
@@ -206,8 +207,16 @@ mod tests {
         assert_eq!(
             codes,
             [
-                ("s390x".to_string(), Code::Skipped, "no emulator for s390x".to_string()),
-                ("ppc64le".to_string(), Code::Excluded, "rule of ppc64le".to_string()),
+                (
+                    "s390x".to_string(),
+                    Code::Skipped,
+                    "no emulator for s390x".to_string()
+                ),
+                (
+                    "ppc64le".to_string(),
+                    Code::Excluded,
+                    "rule of ppc64le".to_string()
+                ),
             ]
         );
     }
@@ -240,7 +249,15 @@ mod tests {
     fn resume_carries_successes_over_and_the_slowest_go_first() {
         let mut h = History::default();
         let dir = PathBuf::from("/co/hello");
-        let cell = |arch: &str| plans()[0].cells.iter().find(|c| c.cell.arch == arch && c.cell.flavor.is_none()).unwrap().cell.clone();
+        let cell = |arch: &str| {
+            plans()[0]
+                .cells
+                .iter()
+                .find(|c| c.cell.arch == arch && c.cell.flavor.is_none())
+                .unwrap()
+                .cell
+                .clone()
+        };
         let run = |code, sources: &str, duration| LastRun {
             code,
             sources: sources.into(),
@@ -248,9 +265,18 @@ mod tests {
             log: Some("/var/tmp/l.log".into()),
             finished_unix: 1,
         };
-        h.record(history::key(&dir, &cell("aarch64")), run(Code::Succeeded, "s1", 300.0));
-        h.record(history::key(&dir, &cell("armv7l")), run(Code::Failed, "s1", 200.0));
-        h.record(history::key(&dir, &cell("x86_64")), run(Code::Succeeded, "old", 30.0));
+        h.record(
+            history::key(&dir, &cell("aarch64")),
+            run(Code::Succeeded, "s1", 300.0),
+        );
+        h.record(
+            history::key(&dir, &cell("armv7l")),
+            run(Code::Failed, "s1", 200.0),
+        );
+        h.record(
+            history::key(&dir, &cell("x86_64")),
+            run(Code::Succeeded, "old", 30.0),
+        );
         let resume = Selection {
             resume: true,
             ..Default::default()

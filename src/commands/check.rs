@@ -1,28 +1,40 @@
-//! `archbuild check --plan [--json] [-A APIURL]`: the build matrix of the package
-//! checkout in the current directory, computed as OBS's scheduler computes it (see
-//! `matrix`), one line per cell with the rule that decided it. The builds themselves
-//! (`archbuild check` without `--plan`) are not available yet.
+//! `archbuild check`: the pre-submit check of the package checkout in the current
+//! directory (the whole matrix built as `archbuild batch` builds it, then PASS, FAIL or
+//! INCONCLUSIVE), and `archbuild check --plan [--json]`: the build matrix computed as
+//! OBS's scheduler computes it (see `matrix`), one line per cell with its rule.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::matrix::{self, meta_flags, Plan, PlanInput, RepositoryConfig, Sources};
-use crate::obs::checkout::{self, Checkout};
-use crate::obs::client::{encode_segment, Subject};
-use crate::obs::meta::ProjectMeta;
+use super::batch::{self, RunArgs};
+use crate::batch::display::{Display, Mode};
+use crate::batch::execute;
+use crate::batch::work::{Flavors, Selection};
+use crate::batch::{inputs, obs_result, report_json, verdict};
+use crate::error::ExitStatus;
+use crate::matrix::{self, Plan};
+use crate::obs::checkout;
 use crate::obs::{oscrc, Client};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "With --plan: fetches the project meta, the package meta and each repository's merged \
+    after_help = "The pre-submit check: builds the whole build matrix of the package checkout in the current \
+directory (every flavor; see `archbuild batch` for how each cell is built), then prints one verdict line: PASS \
+(every expected cell succeeded), FAIL (with the failed cells) or INCONCLUSIVE (a build could not run: \
+infrastructure, cancelled). Run it before `osc commit`. With --against-server it also reads OBS's results \
+(_result) for the package and marks each cell: new failure, already failing on OBS, fixed. \
+Exit status: 0 for PASS, 1 for FAIL, 3 for INCONCLUSIVE.
+
+With --plan: fetches the project meta, the package meta and each repository's merged \
 build configuration (_buildconfig) from OBS, reads _multibuild and the recipes of the checkout, and prints \
 every cell (package[:flavor], repository, arch) with OBS's verdict (scheduled, excluded, disabled, locked, \
 broken) and the rule that decided it. Nothing is built. docs/check.md maps each rule to OBS's sources.
 
 Examples:
+  archbuild check
+  archbuild check --against-server -j 2 --report junit=check.xml
   archbuild check --plan
   archbuild check --plan --json -A https://api.opensuse.org"
 )]
@@ -30,33 +42,30 @@ pub struct Args {
     /// Print the build matrix and the rule deciding each cell; build nothing
     #[arg(long)]
     pub plan: bool,
-    /// Print JSON instead of a table
+    /// Print JSON instead of a table (with --plan: the plan; else the batch report)
     #[arg(long)]
     pub json: bool,
-    /// OBS API URL or an alias from the oscrc (default: the checkout's, then osc's)
-    #[arg(short = 'A', long = "apiurl", value_name = "URL|ALIAS")]
-    pub apiurl: Option<String>,
-    /// osc configuration file (default: $OSC_CONFIG, ~/.config/osc/oscrc, ~/.oscrc)
-    #[arg(long = "config", value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    /// Also compare each cell with OBS's last result for it
+    #[arg(long, conflicts_with = "plan")]
+    pub against_server: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
     if !args.plan {
-        return Err(anyhow!(
-            "archbuild check can only show the build matrix so far, not build it: run `archbuild check --plan`"
-        ));
+        return check(args);
     }
     let cwd = std::env::current_dir().context("cannot tell the current directory")?;
     let (co, package) = checkout::read_package(&cwd)?;
     let config = oscrc::load(
-        args.config.as_deref(),
-        args.apiurl.as_deref(),
+        args.run.oscrc.as_deref(),
+        args.run.apiurl.as_deref(),
         co.apiurl.as_deref(),
     )?;
     let client = Client::new(&config)?;
     let mut notes = Vec::new();
-    let input = fetch(&client, &co, &package, &mut notes)?;
+    let input = inputs::fetch(&client, &co, &package, &mut notes)?;
     let mut plan = matrix::plan(&input);
     notes.append(&mut plan.warnings);
     let out = Output {
@@ -77,6 +86,81 @@ pub fn run(args: Args) -> Result<()> {
         print_table(&out);
     }
     Ok(())
+}
+
+/// Build the matrix and give the verdict.
+fn check(args: Args) -> Result<()> {
+    let cwd = std::env::current_dir()
+        .context("cannot tell the current directory")?
+        .canonicalize()
+        .context("cannot resolve the current directory")?;
+    let (co, package) = checkout::read_package(&cwd)?;
+    let selection = Selection {
+        flavors: Flavors::All,
+        ..Default::default()
+    };
+    let request = args.run.request(vec![cwd], selection)?;
+    let mode = if args.json {
+        Mode::Plain
+    } else {
+        args.run.progress
+    };
+    let display = Display::new(mode);
+    let summary = execute::execute(&request, &display)?;
+    let mut run = args.run.clone();
+    if args.json {
+        run.progress = Mode::Jsonl; // no table on stdout: the report is
+    }
+    batch::finish(&summary, &run, &display)?;
+    if args.json {
+        let info = report_json::RunInfo {
+            started_unix: summary.started_unix,
+            duration: summary.duration,
+            jobs: summary.jobs,
+            command: std::env::args().collect(),
+        };
+        print!("{}", report_json::render(&info, &summary.outcomes));
+    }
+    if args.against_server {
+        let config = oscrc::load(
+            args.run.oscrc.as_deref(),
+            args.run.apiurl.as_deref(),
+            co.apiurl.as_deref(),
+        )?;
+        let client = Client::new(&config)?;
+        let server = client.results(&co.project, &package)?;
+        let out = |line: String| {
+            if args.json {
+                eprintln!("{line}")
+            } else {
+                println!("{line}")
+            }
+        };
+        out(format!(
+            "against OBS ({}, {}/{package}):",
+            client.apiurl(),
+            co.project
+        ));
+        for c in obs_result::compare(&summary.outcomes, &server) {
+            if c.change != obs_result::Change::Same {
+                out(format!("  {}", c.line()));
+            }
+        }
+    }
+    let verdict = verdict::verdict(&summary.outcomes);
+    if args.json {
+        eprintln!("{}", verdict.line);
+    } else {
+        println!("{}", verdict.line);
+    }
+    let code = match summary.cancelled_by {
+        Some(sig) => 128 + sig,
+        None => verdict.exit_status,
+    };
+    match code {
+        0 => Ok(()),
+        code => Err(ExitStatus(code).into()),
+    }
 }
 
 #[derive(Serialize)]
@@ -135,170 +219,5 @@ fn print_table(out: &Output) {
     println!("{} cells: {}", cells.len(), counts.join(", "));
     for w in &out.warnings {
         println!("note: {w}");
-    }
-}
-
-/// Fetch the documents and read the checkout.
-fn fetch(
-    client: &Client,
-    co: &Checkout,
-    package: &str,
-    notes: &mut Vec<String>,
-) -> Result<PlanInput> {
-    let (prj, pkg) = (co.project.as_str(), package);
-    let meta_text = client.get(
-        &format!("/source/{}/_meta", encode_segment(prj)),
-        &[],
-        &Subject::Project(prj.into()),
-    )?;
-    let meta = ProjectMeta::parse(&meta_text, prj)?;
-    let project_flags = meta_flags::parse(&meta_text, &format!("project meta of '{prj}'"))?;
-    let package_flags = match client.get(
-        &format!(
-            "/source/{}/{}/_meta",
-            encode_segment(prj),
-            encode_segment(pkg)
-        ),
-        &[],
-        &Subject::Other(format!("package '{pkg}' of project '{prj}'")),
-    ) {
-        Ok(text) => Some(meta_flags::parse(
-            &text,
-            &format!("package meta of '{prj}/{pkg}'"),
-        )?),
-        // the client words a 404 so; a package made with `osc mkpac` is not on OBS yet
-        Err(e) if e.to_string().contains(" not found on ") => {
-            notes.push(format!(
-                "package {pkg} is not on the server yet: no package flags apply (they come with the first `osc commit`)"
-            ));
-            None
-        }
-        Err(e) => return Err(e),
-    };
-    let mut configs = BTreeMap::new();
-    // the project's own _config, fetched once when a merged configuration is missing
-    let mut own_config: Option<String> = None;
-    for r in &meta.repositories {
-        let config = match client.buildconfig(prj, &r.name) {
-            Ok(text) => RepositoryConfig {
-                text,
-                defines: vec![],
-            },
-            Err(merged_error) => {
-                let text = match &own_config {
-                    Some(t) => t.clone(),
-                    None => {
-                        let t = client.project_config(prj).with_context(|| {
-                            format!("neither the build configuration of {prj}/{} ({merged_error}) nor the project's _config could be fetched", r.name)
-                        })?;
-                        own_config.insert(t).clone()
-                    }
-                };
-                notes.push(format!(
-                    "the merged build configuration of {prj}/{} could not be fetched ({merged_error}): the project's own _config is used, without the configurations of its build path",
-                    r.name
-                ));
-                RepositoryConfig {
-                    text,
-                    defines: vec![
-                        ("_project".into(), prj.into()),
-                        ("_repository".into(), r.name.clone()),
-                    ],
-                }
-            }
-        };
-        configs.insert(r.name.clone(), config);
-    }
-    let sources = read_sources(&co.dir)?;
-    let multibuild = sources
-        .files
-        .iter()
-        .find(|f| {
-            *f == "_multibuild" || (f.starts_with("_service:") && f.ends_with(":_multibuild"))
-        })
-        .and_then(|f| sources.texts.get(f).cloned());
-    Ok(PlanInput {
-        project: prj.to_string(),
-        package: pkg.to_string(),
-        repositories: meta
-            .repositories
-            .iter()
-            .map(|r| (r.name.clone(), r.arches.clone()))
-            .collect(),
-        project_flags,
-        package_flags,
-        sources,
-        multibuild,
-        configs,
-    })
-}
-
-/// Files whose text a plan may read: recipes and `_multibuild`.
-fn is_recipe_like(name: &str) -> bool {
-    let base = name.rsplit(':').next().unwrap_or(name);
-    [".spec", ".dsc", ".kiwi", ".livebuild", ".productcompose"]
-        .iter()
-        .any(|e| base.ends_with(e))
-        || matches!(
-            base,
-            "_multibuild"
-                | "debian.control"
-                | "PKGBUILD"
-                | "APKBUILD"
-                | "Chart.yaml"
-                | "appimage.yml"
-                | "fissile.yml"
-                | "snapcraft.yaml"
-                | "simpleimage"
-        )
-        || base.starts_with("Dockerfile")
-        || base.contains("flatpak.")
-        || base.starts_with("mkosi")
-}
-
-/// The checkout's files as they would be committed: regular files, no dot files.
-fn read_sources(dir: &Path) -> Result<Sources> {
-    let mut sources = Sources::default();
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list the checkout {}", dir.display()))?;
-    for entry in entries {
-        let entry = entry.with_context(|| format!("cannot list the checkout {}", dir.display()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
-            continue;
-        }
-        if is_recipe_like(&name) {
-            let bytes = std::fs::read(entry.path()).with_context(|| {
-                format!("cannot read {name} in the checkout: check its permissions")
-            })?;
-            sources
-                .texts
-                .insert(name.clone(), String::from_utf8_lossy(&bytes).into_owned());
-        }
-        sources.files.push(name);
-    }
-    sources.files.sort();
-    Ok(sources)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sources_are_the_visible_files_with_recipe_texts() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::create_dir(d.path().join(".osc")).unwrap();
-        std::fs::create_dir(d.path().join("sub")).unwrap();
-        std::fs::write(d.path().join("hello.spec"), "Name: hello\n").unwrap();
-        std::fs::write(d.path().join("hello.tar.gz"), [0x1f, 0x8b]).unwrap();
-        std::fs::write(d.path().join(".hidden.spec"), "x").unwrap();
-        std::fs::write(d.path().join("_multibuild"), "<multibuild/>").unwrap();
-        let s = read_sources(d.path()).unwrap();
-        assert_eq!(s.files, ["_multibuild", "hello.spec", "hello.tar.gz"]);
-        assert_eq!(s.texts["hello.spec"], "Name: hello\n");
-        assert!(!s.texts.contains_key("hello.tar.gz"));
-        assert!(is_recipe_like("_service:obs_scm:hello.spec"));
-        assert!(!is_recipe_like("hello.changes"));
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod accel;
 pub mod arches;
+pub mod batch;
 pub mod binfmt;
 pub mod bootstrap;
 pub mod build;

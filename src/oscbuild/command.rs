@@ -64,7 +64,10 @@ pub fn su_wrapper(
         );
     }
     let started = started.map(|p| format!("--started={}", p.display()));
-    if let Some(s) = started.as_deref().filter(|s| s.chars().any(char::is_whitespace)) {
+    if let Some(s) = started
+        .as_deref()
+        .filter(|s| s.chars().any(char::is_whitespace))
+    {
         bail!("the build's marker path has a space ({s}): set TMPDIR to a path without spaces");
     }
     let mut words: Vec<&str> = Vec::new();

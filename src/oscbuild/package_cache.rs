@@ -84,7 +84,9 @@ mod tests {
             let _second = lock(&c, None).unwrap();
             tx.send(()).unwrap();
         });
-        assert!(rx.recv_timeout(std::time::Duration::from_millis(300)).is_err());
+        assert!(rx
+            .recv_timeout(std::time::Duration::from_millis(300))
+            .is_err());
         drop(first);
         rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
         waiter.join().unwrap();

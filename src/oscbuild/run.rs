@@ -9,9 +9,9 @@ use std::process::Command;
 use anyhow::{anyhow, Context, Result};
 
 use crate::arch;
+use crate::batch::phase::BUILD_STARTED;
 use crate::error::usage;
 use crate::obs::{checkout, oscrc};
-use crate::batch::phase::BUILD_STARTED;
 use crate::oscbuild::{call, command, package_cache};
 
 /// Everything `archbuild build` was asked.
@@ -220,9 +220,7 @@ pub fn build(req: &Request) -> Result<i32> {
         }
         None => None,
     };
-    let owner = switch_to
-        .as_ref()
-        .map(|u| (u.uid.as_raw(), u.gid.as_raw()));
+    let owner = switch_to.as_ref().map(|u| (u.uid.as_raw(), u.gid.as_raw()));
     let cache_lock = package_cache::lock(&cache, owner)?;
     crate::sys::process::start_as(&mut cmd, account);
     // Ctrl-C reaches osc through the terminal's process group: osc stops the build (it
