@@ -13,6 +13,7 @@ serves until killed or until --lifetime seconds passed.
                     "preinstall: ...", "runscripts: ..." (others are ignored)
   --config FILE     the project config (prjconf) answered as _buildconfig
   --debs DIR        cache of downloaded .deb files (filled from the URLs on demand)
+  --results FILE    answer GET /build/<prj>/_result (OBS's build results) with this text
 
 Routes: GET /source/<prj>/_meta, GET /build/<prj>/<repo>/_buildconfig,
 GET|POST /build/<prj>/<repo>/<arch>/<pkg>/_buildinfo,
@@ -189,6 +190,9 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, "<binarylist/>\n", xml
             files = [(name + ".deb", srv.deb(parts[3], name)) for name in query.get("binary", [])]
             return 200, cpio_newc(files), "application/x-cpio"
+        if len(parts) == 3 and parts[0] == "build" and parts[2] == "_result" and srv.results is not None:
+            with open(srv.results, encoding="utf-8") as f:
+                return 200, f.read(), xml
         return 404, status_xml("not_found", "No such route: /%s" % "/".join(parts)), xml
 
 
@@ -215,6 +219,7 @@ def main():
     ap.add_argument("--expanded", required=True, action="append")
     ap.add_argument("--config", required=True)
     ap.add_argument("--debs", required=True)
+    ap.add_argument("--results", metavar="FILE")
     ap.add_argument("--lifetime", type=float, default=3600.0)
     args = ap.parse_args()
     srv = Server(("127.0.0.1", 0), Handler)
@@ -227,6 +232,7 @@ def main():
         srv.config = f.read()
     srv.by_name = {a: {p["name"]: p for p in ps} for a, ps in srv.packages.items()}
     srv.debs = args.debs
+    srv.results = args.results
     srv.lock = threading.Lock()
     os.makedirs(srv.debs, exist_ok=True)
     threading.Thread(target=lambda: (time.sleep(args.lifetime), os._exit(0)), daemon=True).start()
