@@ -455,3 +455,29 @@ fn real_osc_results_shows_what_archbuild_reads() {
     assert!(osc_says.contains(&"frozen x86_64 hello broken".to_string()));
     assert_eq!(osc_says.len(), 14, "{out}");
 }
+
+#[test]
+fn an_obs_without_multibuild_results_is_asked_again_without_it() {
+    let Some(server) = Server::start(&["--old-results"]) else {
+        return;
+    };
+    let results = client(&server)
+        .results("home:packager:matrix", "hello")
+        .unwrap();
+    // no flavors were set: the package in each of the 7 repository/arch pairs
+    assert_eq!(results.len(), 7, "{results:?}");
+    let asked: Vec<String> = server
+        .log()
+        .into_iter()
+        .filter(|l| l.contains("/_result"))
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(
+        asked[0].contains("multibuild=1") && asked[0].contains(" 400 "),
+        "{asked:?}"
+    );
+    assert!(
+        asked[1].starts_with("GET /build/home:packager:matrix/_result?package=hello 200"),
+        "{asked:?}"
+    );
+}
