@@ -333,3 +333,151 @@ fn a_results_file_is_served_as_it_is_and_read_like_osc_reads_it() {
         ]
     );
 }
+
+#[test]
+fn the_build_stand_in_serves_a_results_file_too() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("expanded"), "").unwrap();
+    std::fs::write(d.path().join("prjconf"), "Type: dsc\n").unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/obs/result_osc.xml");
+    let arg = |p: &Path| p.to_str().unwrap().to_string();
+    let args = [
+        "--expanded".to_string(),
+        arg(&d.path().join("expanded")),
+        "--config".to_string(),
+        arg(&d.path().join("prjconf")),
+        "--debs".to_string(),
+        arg(&d.path().join("debs")),
+        "--results".to_string(),
+        arg(&file),
+        "--lifetime".to_string(),
+        "120".to_string(),
+    ];
+    let Some(server) = Server::start_script("build_server.py", &args) else {
+        return;
+    };
+    let results = client(&server)
+        .results("home:alice", "python-MarkupSafe")
+        .unwrap();
+    assert_eq!(results.len(), 4);
+    assert!(results.iter().all(|r| r.code == "disabled" && !r.dirty));
+}
+
+/// Real osc (`osc results`, the pinned 1.28.0) against the same stand-in: it must read
+/// the same codes archbuild reads, so the stand-in's `_result` is OBS's format.
+#[test]
+fn real_osc_results_shows_what_archbuild_reads() {
+    let osc_dir = std::env::var_os("ARCHBUILD_TEST_OSC_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/archbuild-test/osc"));
+    if !common::prerequisite(
+        osc_dir.join("osc/__init__.py").is_file() && common::tool("python3").is_some(),
+        &format!(
+            "osc installed with `pip install --target {} osc==1.28.0` (set ARCHBUILD_TEST_OSC_DIR)",
+            osc_dir.display()
+        ),
+    ) {
+        return;
+    }
+    let Some(server) = Server::start(&[]) else {
+        return;
+    };
+    let prj = "home:packager:matrix";
+    set(
+        &server,
+        &[
+            ("project", prj),
+            ("repository", "Debian_12"),
+            ("arch", "aarch64"),
+            ("package", "hello:doc"),
+            ("code", "failed"),
+        ],
+    );
+    set(
+        &server,
+        &[
+            ("project", prj),
+            ("repository", "frozen"),
+            ("arch", "x86_64"),
+            ("repocode", "broken"),
+            ("details", "no path"),
+        ],
+    );
+    let home = tempfile::tempdir().unwrap();
+    let oscrc = home.path().join("oscrc");
+    std::fs::write(
+        &oscrc,
+        format!(
+            "[general]\napiurl = {url}\n\n[{url}]\nuser = alice\npass = opensuse\nallow_http = 1\n",
+            url = server.url()
+        ),
+    )
+    .unwrap();
+    let mut c = Command::new("python3");
+    c.arg("-c")
+        .arg("import sys; from osc.babysitter import main; sys.argv[0] = 'osc'; sys.exit(main())")
+        .args(["results", prj, "hello"]);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OSC_") || k == "XDG_CONFIG_HOME" {
+            c.env_remove(k);
+        }
+    }
+    let o = c
+        .env("PYTHONPATH", &osc_dir)
+        .env("HOME", home.path())
+        .env("OSC_CONFIG", &oscrc)
+        .current_dir(home.path())
+        .output()
+        .expect("run osc");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "osc results failed: {out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // osc: `REPOSITORY ARCH PACKAGE STATUS`, excluded cells left out
+    let mut osc_says: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut archbuild_reads: Vec<String> = client(&server)
+        .results(prj, "hello")
+        .unwrap()
+        .iter()
+        .filter(|r| r.code != "excluded")
+        .map(|r| format!("{} {} {} {}", r.repository, r.arch, r.package, r.code))
+        .collect();
+    osc_says.sort();
+    archbuild_reads.sort();
+    assert_eq!(osc_says, archbuild_reads);
+    assert!(osc_says.contains(&"Debian_12 aarch64 hello:doc failed".to_string()));
+    assert!(osc_says.contains(&"frozen x86_64 hello broken".to_string()));
+    assert_eq!(osc_says.len(), 14, "{out}");
+}
+
+#[test]
+fn an_obs_without_multibuild_results_is_asked_again_without_it() {
+    let Some(server) = Server::start(&["--old-results"]) else {
+        return;
+    };
+    let results = client(&server)
+        .results("home:packager:matrix", "hello")
+        .unwrap();
+    // no flavors were set: the package in each of the 7 repository/arch pairs
+    assert_eq!(results.len(), 7, "{results:?}");
+    let asked: Vec<String> = server
+        .log()
+        .into_iter()
+        .filter(|l| l.contains("/_result"))
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(
+        asked[0].contains("multibuild=1") && asked[0].contains(" 400 "),
+        "{asked:?}"
+    );
+    assert!(
+        asked[1].starts_with("GET /build/home:packager:matrix/_result?package=hello 200"),
+        "{asked:?}"
+    );
+}

@@ -34,6 +34,11 @@ pub fn from_log(text: &str) -> LintReport {
     }
 }
 
+/// Read both checkers' counts from a log file (bytes that are not UTF-8 are replaced).
+pub fn from_log_file(path: &std::path::Path) -> std::io::Result<LintReport> {
+    Ok(from_log(&String::from_utf8_lossy(&std::fs::read(path)?)))
+}
+
 /// A log line without obs-build's `[  123s] ` prefix, colour escapes and line ends.
 fn clean(line: &str) -> String {
     let line = line.trim_end_matches(['\r', '\n']);
@@ -231,6 +236,15 @@ hello.x86_64: E: no-binary\nhello.src: W: invalid-url Source0\nhello.x86_64: W: 
                 lintian: lc(1, 0)
             }
         );
+    }
+
+    #[test]
+    fn a_log_file_is_read() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("build.log");
+        std::fs::write(&log, b"Running lintian\n\xff\nW: hello: tag\n").unwrap();
+        assert_eq!(from_log_file(&log).unwrap().lintian, lc(0, 1));
+        assert!(from_log_file(&d.path().join("gone")).is_err());
     }
 
     #[test]

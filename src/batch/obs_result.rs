@@ -67,14 +67,22 @@ pub fn parse(text: &str, what: &str) -> Result<Vec<ServerResult>> {
     })
 }
 
+/// The `<result>` being read: one repository/arch and its own state.
+struct RepositoryState {
+    repository: String,
+    arch: String,
+    code: String,
+    details: Option<String>,
+    dirty: bool,
+}
+
 fn read(text: &str) -> Result<Vec<ServerResult>> {
     let mut reader = Reader::from_str(text);
     let mut out = Vec::new();
     // the open elements, by name
     let mut stack: Vec<String> = Vec::new();
     let mut root_seen = false;
-    // the <result> being read: repository, arch, repository code, details, dirty
-    let mut result: Option<(String, String, String, Option<String>, bool)> = None;
+    let mut result: Option<RepositoryState> = None;
     let mut details: Option<String> = None;
     loop {
         let event = reader
@@ -131,28 +139,32 @@ fn read(text: &str) -> Result<Vec<ServerResult>> {
                     .cloned()
                     .unwrap_or_default();
                 let dirty = a.get("dirty").map(String::as_str) == Some("true") || code == "blocked";
-                result = Some((
-                    a.get("repository").cloned().unwrap_or_default(),
-                    a.get("arch").cloned().unwrap_or_default(),
+                result = Some(RepositoryState {
+                    repository: a.get("repository").cloned().unwrap_or_default(),
+                    arch: a.get("arch").cloned().unwrap_or_default(),
                     code,
-                    a.get("details").cloned(),
+                    details: a.get("details").cloned(),
                     dirty,
-                ));
+                });
             }
             (Some("result"), "status") => {
                 let a = attrs(&e)?;
-                let Some((repository, arch, repo_code, repo_details, dirty)) = &result else {
+                let Some(r) = &result else {
                     bail!("a <status> outside a <result>");
                 };
                 let Some(package) = a.get("package") else {
-                    bail!("a <status> without a package in {repository}/{arch}");
+                    bail!(
+                        "a <status> without a package in {}/{}",
+                        r.repository,
+                        r.arch
+                    );
                 };
-                let (code, details) = if repo_code == "broken" {
+                let (code, details) = if r.code == "broken" {
                     (
                         "broken".to_string(),
                         Some(format!(
                             "repository: {}",
-                            repo_details.as_deref().unwrap_or("broken")
+                            r.details.as_deref().unwrap_or("broken")
                         )),
                     )
                 } else {
@@ -160,11 +172,11 @@ fn read(text: &str) -> Result<Vec<ServerResult>> {
                 };
                 out.push(ServerResult {
                     package: package.clone(),
-                    repository: repository.clone(),
-                    arch: arch.clone(),
+                    repository: r.repository.clone(),
+                    arch: r.arch.clone(),
                     code,
                     details,
-                    dirty: *dirty,
+                    dirty: r.dirty,
                 });
             }
             (Some("status"), "details") if !empty => details = Some(String::new()),

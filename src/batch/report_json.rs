@@ -23,6 +23,7 @@
 //! be added within a version.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
@@ -66,6 +67,11 @@ fn finite(x: f64) -> f64 {
     }
 }
 
+/// JSON holds only UTF-8: a path that is not is written with U+FFFD for its bad bytes.
+fn lossy(p: &Path) -> PathBuf {
+    PathBuf::from(p.to_string_lossy().into_owned())
+}
+
 /// The document for a batch's outcomes, pretty-printed, with a final newline.
 pub fn render(info: &RunInfo, outcomes: &[CellOutcome]) -> String {
     let counts = Code::ALL
@@ -91,6 +97,9 @@ pub fn render(info: &RunInfo, outcomes: &[CellOutcome]) -> String {
             .iter()
             .map(|o| CellOutcome {
                 duration: o.duration.filter(|d| d.is_finite()),
+                checkout: lossy(&o.checkout),
+                log: o.log.as_deref().map(lossy),
+                artifacts: o.artifacts.iter().map(|a| lossy(a)).collect(),
                 ..o.clone()
             })
             .collect(),
@@ -221,6 +230,23 @@ mod tests {
         let r = parse(&render(&i, &o)).unwrap();
         assert_eq!(r.cells[0].duration, None);
         assert_eq!(r.run.duration, 0.0);
+    }
+
+    #[test]
+    fn paths_that_are_not_utf8_are_written_lossily() {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = std::path::Path::new(std::ffi::OsStr::from_bytes(b"/home/p/h\xffllo"));
+        let mut o = outcomes();
+        o[0].checkout = bad.to_path_buf();
+        o[0].log = Some(bad.join("build.log"));
+        o[0].artifacts = vec![bad.join("a.rpm")];
+        let r = parse(&render(&info(), &o)).unwrap();
+        assert_eq!(r.cells[0].checkout, PathBuf::from("/home/p/h\u{fffd}llo"));
+        assert_eq!(
+            r.cells[0].log.as_deref(),
+            Some(std::path::Path::new("/home/p/h\u{fffd}llo/build.log"))
+        );
+        assert_eq!(r.cells[0].artifacts.len(), 1);
     }
 
     #[test]

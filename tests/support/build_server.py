@@ -17,6 +17,7 @@ serves until killed or until --lifetime seconds passed.
   --packages A,B    the packages of home:alice it builds (default: any name)
   --arches A,B      the arches the project meta lists for Debian_12 (default: x86_64 and
                     every arch of --expanded)
+  --results FILE    answer GET /build/<prj>/_result (OBS's build results) with this text
 
 Every binary served is logged on stderr as "build_server: served ARCH NAME".
 
@@ -199,6 +200,9 @@ class Handler(BaseHTTPRequestHandler):
                 files.append((name + ".deb", srv.deb(parts[3], name)))
                 sys.stderr.write("build_server: served %s %s\n" % (parts[3], name))
             return 200, cpio_newc(files), "application/x-cpio"
+        if len(parts) == 3 and parts[0] == "build" and parts[2] == "_result" and srv.results is not None:
+            with open(srv.results, encoding="utf-8") as f:
+                return 200, f.read(), xml
         return 404, status_xml("not_found", "No such route: /%s" % "/".join(parts)), xml
 
 
@@ -228,6 +232,7 @@ def main():
     ap.add_argument("--debs", required=True)
     ap.add_argument("--packages")
     ap.add_argument("--arches")
+    ap.add_argument("--results", metavar="FILE")
     ap.add_argument("--lifetime", type=float, default=3600.0)
     args = ap.parse_args()
     srv = Server(("127.0.0.1", 0), Handler)
@@ -245,6 +250,7 @@ def main():
         srv.arches = sorted(set(["x86_64"] + list(srv.packages)))
     srv.by_name = {a: {p["name"]: p for p in ps} for a, ps in srv.packages.items()}
     srv.debs = args.debs
+    srv.results = args.results
     srv.lock = threading.Lock()
     os.makedirs(srv.debs, exist_ok=True)
     threading.Thread(target=lambda: (time.sleep(args.lifetime), os._exit(0)), daemon=True).start()

@@ -23,7 +23,9 @@ Routes (as the OBS API has them):
                                                  result; flavors (P:F) only with
                                                  multibuild=1; a package code is
                                                  "succeeded" unless set; --results FILE
-                                                 answers the file's text instead
+                                                 answers the file's text instead;
+                                                 --old-results refuses multibuild= and
+                                                 locallink= with 400, as an old OBS did
   GET  /about                                    <about> (osc may ask)
 
 Auth: HTTP Basic against --user/--password (401 with WWW-Authenticate: Basic and a
@@ -469,6 +471,8 @@ class Handler(BaseHTTPRequestHandler):
                     return 200, f.read(), xml
             if parts[1] not in projects:
                 return 404, status_xml("unknown_project", "Project not found: %s" % parts[1]), xml
+            if self.server.old_results and ("multibuild" in query or "locallink" in query):
+                return 400, status_xml("400", "unknown parameter 'multibuild'"), xml
             return 200, result_document(self.server, parts[1], query), xml
         if len(parts) >= 3 and parts[0] == "build":
             prj = projects.get(parts[1])
@@ -515,6 +519,8 @@ def main():
     ap.add_argument("--lifetime", type=float, default=600.0, help="stop by itself after this many seconds")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--results", metavar="FILE", help="answer GET /build/<prj>/_result with this file's text")
+    ap.add_argument("--old-results", action="store_true",
+                    help="answer _result with multibuild= or locallink= with 400, as OBS before multibuild did")
     args = ap.parse_args()
 
     server = Server(("127.0.0.1", args.port), Handler)
@@ -527,6 +533,7 @@ def main():
     server.faults = Faults()
     server.verbose = args.verbose
     server.results_file = args.results
+    server.old_results = args.old_results
     server.results, server.repo_states = {}, {}
     server.results_lock = threading.Lock()
     timer = threading.Timer(args.lifetime, server.shutdown)
