@@ -173,6 +173,50 @@ fn two_builds_share_the_package_cache_each_package_downloaded_once() {
         );
     }
     no_build_processes_left();
+
+    // the pre-submit check of hello: --resume carries its cell over (same sources and
+    // options), --against-server reads OBS's results: failing there, so fixed here
+    std::fs::write(
+        b.server().results_file(),
+        r#"<resultlist state="00000000000000000000000000000000">
+  <result project="home:alice" repository="Debian_12" arch="x86_64" code="published" state="published">
+    <status package="hello" code="failed"/>
+  </result>
+</resultlist>
+"#,
+    )
+    .unwrap();
+    let osc = b.osc_program();
+    let out = b
+        .archbuild(
+            &[
+                "check",
+                "--osc",
+                &osc,
+                "--resume",
+                "--against-server",
+                "--",
+                "--no-verify",
+            ],
+            &b.checkout("hello"),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!(
+        "--- check stdout\n{stdout}\n--- check stderr\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "check: {}", out.status);
+    assert!(
+        stdout.contains("hello Debian_12/x86_64: fixed (here succeeded, OBS failed)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().last().unwrap().starts_with("PASS"),
+        "{stdout}"
+    );
 }
 
 #[test]

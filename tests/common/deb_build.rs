@@ -251,7 +251,10 @@ impl BuildServer {
         cmd.arg("--config")
             .arg(prjconf)
             .arg("--debs")
-            .arg(super::cache_dir().join("build-e2e-debs"));
+            .arg(super::cache_dir().join("build-e2e-debs"))
+            // OBS's build results: the text a test writes there (see `results_file`)
+            .arg("--results")
+            .arg(log.with_file_name("results.xml"));
         let log_file = std::fs::File::create(log).unwrap();
         let mut child = cmd
             .stdout(Stdio::piped())
@@ -282,6 +285,11 @@ impl BuildServer {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The file whose text the server answers `GET /build/<prj>/_result` with.
+    pub fn results_file(&self) -> PathBuf {
+        self.log.with_file_name("results.xml")
     }
 
     /// Its stderr so far: one line per request, per served binary, per failure.
