@@ -103,6 +103,38 @@ fn strip_clock(line: &str) -> &str {
     t
 }
 
+/// osc's words after a failed build (where the build root is, how to clean it): never
+/// the reason.
+fn is_osc_epilogue(line: &str) -> bool {
+    line.starts_with("- ")
+        || line.starts_with("The buildroot was")
+        || line.starts_with("Cleaning the build root")
+        || line.starts_with("Hint:")
+}
+
+/// The line of a failed build's log tail that says best what went wrong: the last error
+/// line of the build (dpkg-buildpackage's, rpmbuild's `error: Bad exit status`, make's),
+/// else the last line before obs-build's `failed "build ..."`, else the last line.
+fn reason_line(tail: &[String]) -> String {
+    let lines: Vec<&str> = tail
+        .iter()
+        .map(|l| strip_clock(l).trim_end())
+        .filter(|l| !l.is_empty() && !is_osc_epilogue(l))
+        .collect();
+    let obs_build_end = lines
+        .iter()
+        .rposition(|l| l.contains(" failed \"build ") || l.starts_with("failed \"build "));
+    let before_end = &lines[..obs_build_end.unwrap_or(lines.len())];
+    before_end
+        .iter()
+        .rev()
+        .find(|l| l.to_ascii_lowercase().contains("error"))
+        .or(before_end.last())
+        .or(lines.last())
+        .map(|l| l.to_string())
+        .unwrap_or_default()
+}
+
 /// How a cell's build ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ending<'a> {
@@ -127,14 +159,7 @@ pub fn code_of(end: &Ending) -> (Code, String) {
             "cancelled before the build finished".into(),
         );
     }
-    let last_error = end
-        .log_tail
-        .iter()
-        .rev()
-        .map(|l| strip_clock(l))
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
-        .to_string();
+    let last_error = reason_line(end.log_tail);
     if let Some(line) = end
         .log_tail
         .iter()
@@ -210,6 +235,33 @@ mod tests {
         let (code, rule) = end(Some(1), true, false, &["[ 9s] failing on purpose", ""]);
         assert_eq!(code, Code::Failed);
         assert!(rule.ends_with("failing on purpose"), "{rule}");
+        let dpkg = [
+            "[  40s] failing on purpose on s390x",
+            "[  40s] make: *** [debian/rules:3: build] Error 1",
+            "[  40s] dpkg-buildpackage: error: debian/rules build subprocess returned exit status 2",
+            "[  41s] ",
+            "[  41s] host failed \"build hello_1.0.dsc\" at Tue Dec  1 12:30:00 UTC 2026.",
+            "",
+            "The buildroot was: /var/tmp/build-root/x",
+            "Cleaning the build root may fix the problem or allow you to start debugging from a well-defined state:",
+            "  - add '--clean' option to your 'osc build' command",
+            "  - run 'osc wipe [--vm-type=...]' prior running your 'osc build' command again",
+        ];
+        let (_, rule) = end(Some(1), true, false, &dpkg);
+        assert_eq!(
+            rule,
+            "the build failed (exit 1): dpkg-buildpackage: error: debian/rules build subprocess returned exit status 2"
+        );
+        let (_, rule) = end(
+            Some(1),
+            true,
+            false,
+            &[
+                "[ 3s] it went wrong",
+                "[ 4s] h failed \"build x.spec\" at now.",
+            ],
+        );
+        assert!(rule.ends_with("it went wrong"), "{rule}");
         assert_eq!(end(Some(3), true, false, &["x"]).0, Code::Infrastructure);
         assert_eq!(end(None, true, false, &[]).0, Code::Infrastructure);
         let (code, rule) = end(

@@ -325,8 +325,9 @@ impl Runner<'_> {
                     let id = next_id;
                     next_id += 1;
                     match self.start(id, job.clone(), &tx) {
-                        Ok(r) => {
-                            self.display.phase(&r.job.cell, Phase::Container, 0.0);
+                        Ok(mut r) => {
+                            r.phase = Phase::Container;
+                            self.display.phase(&r.job.cell, r.phase, 0.0);
                             running.insert(id, r);
                         }
                         Err(e) => {
