@@ -7,13 +7,16 @@ use crate::error::ExitStatus;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// The `archbuild build` (PID:START) whose end ends the build
+    #[arg(long, hide = true, value_name = "PID:START")]
+    pub watch: Option<String>,
     /// osc's build-cmd and its arguments
     #[arg(last = true, value_name = "BUILD_CMD_AND_ARGS")]
     pub argv: Vec<String>,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    match crate::oscbuild::build_cmd::run(&args.argv)? {
+    match crate::oscbuild::build_cmd::run(&args.argv, args.watch.as_deref())? {
         0 => Ok(()),
         code => Err(ExitStatus(code).into()),
     }

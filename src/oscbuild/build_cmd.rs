@@ -9,8 +9,9 @@ use anyhow::{bail, Result};
 
 use crate::arch;
 use crate::binfmt;
-use crate::oscbuild::call;
+use crate::oscbuild::{call, guard};
 use crate::settings;
+use crate::sys::process::ProcessId;
 use crate::sys::shield;
 
 /// The entry the kernel picks for `arch` now, as `name (interpreter, flags F..)`.
@@ -32,13 +33,23 @@ fn describe_winner(arch: &arch::Arch) -> String {
     }
 }
 
-pub fn run(argv: &[String]) -> Result<i32> {
+/// Run osc's build program for `argv`; `watch` is the `archbuild build` that started
+/// osc (`PID:START`, from the su-wrapper): the build ends when it ends.
+pub fn run(argv: &[String], watch: Option<&str>) -> Result<i32> {
     let call = call::parse(argv)?;
     if !crate::user::is_root() {
         bail!(
             "archbuild build-cmd runs obs-build and needs root: osc runs it through its su-wrapper (sudo) when `archbuild build` or `osc archbuild` started osc"
         );
     }
+    let watch = match watch {
+        Some(text) => Some(ProcessId::parse(text).ok_or_else(|| {
+            crate::error::usage(format!(
+                "--watch={text}: expected PID:START (archbuild build passes it in osc's su-wrapper)"
+            ))
+        })?),
+        None => None,
+    };
     let program = call::resolve_program(call.requested.as_deref(), &|p: &Path| p.is_file())?;
     let script = std::fs::read_to_string(&program).unwrap_or_default();
     let args = call::compatible_args(&call.args, &script);
@@ -47,17 +58,21 @@ pub fn run(argv: &[String]) -> Result<i32> {
         Some(name) => Some(arch::lookup(&name).map_err(|e| crate::error::usage(e.to_string()))?),
         None => None,
     };
+    let root = call::build_root(&call.args).filter(|_| !call::is_control_call(&call.args));
     let Some(target) = target.filter(|a| !a.is_native_on(host)) else {
-        // native (or no arch given, as for `--kill` of some osc): obs-build as osc asked
-        match shield::exec(&program, &args)? {}
+        // native: obs-build as osc asked (a control call such as `--kill` at once)
+        return match root {
+            Some(root) => guard::run(&program, &args, &root, None, watch),
+            None => match shield::exec(&program, &args)? {},
+        };
     };
     binfmt::ensure(target, None)?;
     let binfmt_misc = settings::binfmt_misc_dir();
-    let shield = call::shielded(&binfmt_misc, &|p: &Path| p.exists());
+    let read_only = call::shielded(&binfmt_misc, &|p: &Path| p.exists());
     eprintln!(
         "archbuild: {} runs natively in a private mount namespace ({} read-only); {} binaries of the build root run through {}",
         program.display(),
-        shield
+        read_only
             .iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
@@ -66,5 +81,14 @@ pub fn run(argv: &[String]) -> Result<i32> {
         describe_winner(target)
     );
     let register = binfmt_misc.join("register");
-    match shield::exec_shielded(&program, &args, &shield, Some(&register))? {}
+    match root {
+        Some(root) => {
+            let shield = guard::Shield {
+                read_only,
+                register,
+            };
+            guard::run(&program, &args, &root, Some(shield), watch)
+        }
+        None => match shield::exec_shielded(&program, &args, &read_only, Some(&register))? {},
+    }
 }

@@ -80,6 +80,15 @@ pub fn su_wrapper(
     Ok(words.join(" "))
 }
 
+/// `wrapper` (from [`su_wrapper`]) with `option` given to `archbuild build-cmd`, before
+/// its `--`.
+pub fn with_build_cmd_option(wrapper: &str, option: &str) -> String {
+    match wrapper.strip_suffix(" --") {
+        Some(head) => format!("{head} {option} --"),
+        None => format!("{wrapper} {option}"),
+    }
+}
+
 /// The osc program: `--osc` split at spaces, else `osc` on `path`.
 pub fn osc_program(explicit: Option<&str>, path: Option<&std::ffi::OsStr>) -> Result<Vec<String>> {
     if let Some(cmd) = explicit {
@@ -175,6 +184,14 @@ mod tests {
         assert_eq!(
             su_wrapper(Some("sudo"), true, exe).unwrap(),
             "/usr/bin/archbuild build-cmd --"
+        );
+    }
+
+    #[test]
+    fn build_cmd_options_go_before_the_double_dash() {
+        assert_eq!(
+            with_build_cmd_option("sudo /usr/bin/archbuild build-cmd --", "--watch=1:2"),
+            "sudo /usr/bin/archbuild build-cmd --watch=1:2 --"
         );
     }
 

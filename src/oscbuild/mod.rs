@@ -17,4 +17,6 @@
 pub mod build_cmd;
 pub mod call;
 pub mod command;
+pub mod guard;
+pub mod keep_pkgs;
 pub mod run;
