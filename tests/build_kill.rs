@@ -6,7 +6,7 @@
 //! sudo, build-cmd, obs-build, the chroot's processes: this test process is their
 //! subreaper, so every orphan would show up as its descendant), no mount under the
 //! build root, nothing half-written in --keep-pkgs, and the next build of the same
-//! checkout succeeds.
+//! checkout succeeds. And a build whose build root's file system fills up.
 
 mod common;
 
@@ -296,6 +296,79 @@ fn sigkill_while_osc_hands_the_packages_back() {
     assert_eq!(names.len(), 1, "{names:?}");
     eprintln!(
         "TIME sigkill_while_osc_hands_the_packages_back: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The build root's file system fills up during the build: one error line naming it
+/// and what the build needs, nothing of the failed build in --keep-pkgs, no process or
+/// mount of it left; once there is room, the half-made build root is not taken for
+/// done, and the next clean build succeeds.
+#[test]
+fn build_root_file_system_full() {
+    isolated!();
+    let started = Instant::now();
+    let Some(b) = fixture(DebPackage::new("hello")) else {
+        return;
+    };
+    let small = "/var/tmp/build-root";
+    std::fs::create_dir_all(small).unwrap();
+    common::sh(&format!("mount -t tmpfs -o size=48m tmpfs {small}"));
+    let keep = format!("--keep-pkgs={KEEP}");
+    let out = b
+        .build("hello", ARCH, &["--clean", &keep])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "built on a full file system: {stderr}"
+    );
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("archbuild: error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    let error = errors[0];
+    assert!(
+        error.contains(&format!(
+            "the file system at {small} (tmpfs, holding {}",
+            build_root(ARCH).display()
+        )) && error.contains("is full")
+            && error.contains("MiB installed"),
+        "{error}"
+    );
+    eprintln!("the error: {error}");
+    assert_eq!(debs_in(Path::new(KEEP)), Vec::<String>::new());
+    assert_eq!(staged_in(Path::new(KEEP)), 0);
+    reap();
+    assert_eq!(descendants(b.server().pid()), Vec::<String>::new());
+    let mounts: Vec<String> = common::mount_table()
+        .into_iter()
+        .filter(|m| m.contains(small))
+        .collect();
+    assert_eq!(mounts.len(), 1, "{mounts:?}");
+    // room again: the half-made build root is not taken for done (obs-build finds it
+    // incomplete, osc says to build with --clean), and a clean build succeeds
+    common::sh(&format!("mount -o remount,size=2g {small}"));
+    let out = b
+        .build("hello", ARCH, &[&keep])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success()
+            && stdout.contains("incomplete setup of /var/tmp/build-root/Debian_12-x86_64")
+            && stdout.contains("add '--clean' option"),
+        "{stdout}"
+    );
+    next_build_succeeds(&b, &["--clean", &keep]);
+    assert_eq!(debs_in(Path::new(KEEP)).len(), 1);
+    common::sh(&format!("umount {small}"));
+    eprintln!(
+        "TIME build_root_file_system_full: {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }

@@ -62,7 +62,10 @@ pub fn run(argv: &[String], watch: Option<&str>) -> Result<i32> {
     let Some(target) = target.filter(|a| !a.is_native_on(host)) else {
         // native: obs-build as osc asked (a control call such as `--kill` at once)
         return match root {
-            Some(root) => guard::run(&program, &args, &root, None, watch),
+            Some(root) => {
+                let code = guard::run(&program, &args, &root, None, watch)?;
+                explained(code, &root, &call.args)
+            }
             None => match shield::exec(&program, &args)? {},
         };
     };
@@ -87,8 +90,50 @@ pub fn run(argv: &[String], watch: Option<&str>) -> Result<i32> {
                 read_only,
                 register,
             };
-            guard::run(&program, &args, &root, Some(shield), watch)
+            let code = guard::run(&program, &args, &root, Some(shield), watch)?;
+            explained(code, &root, &call.args)
         }
         None => match shield::exec_shielded(&program, &args, &read_only, Some(&register))? {},
     }
+}
+
+/// The build program's status, or the one-line error when the build failed because the
+/// build root's file system is full.
+fn explained(code: i32, root: &Path, args: &[String]) -> Result<i32> {
+    if code == 0 || code == 128 + libc::SIGKILL {
+        return Ok(code);
+    }
+    let installed = call::rpmlist(args)
+        .and_then(|list| std::fs::read_to_string(list).ok())
+        .map(|text| installed_kib(&call::rpmlist_packages(&text)));
+    match crate::disk_space::explain_full_build_root(root, installed.flatten()) {
+        Some(line) => bail!("{line}"),
+        None => Ok(code),
+    }
+}
+
+/// What `packages` take installed, in KiB, from their headers (Installed-Size of a
+/// .deb, SIZE of an .rpm); None when one cannot be read.
+fn installed_kib(packages: &[std::path::PathBuf]) -> Option<u64> {
+    let mut total = 0;
+    for p in packages {
+        let is_deb = p.extension().is_some_and(|e| e == "deb");
+        let out = if is_deb {
+            std::process::Command::new("dpkg-deb")
+                .arg("-f")
+                .arg(p)
+                .arg("Installed-Size")
+                .output()
+        } else {
+            std::process::Command::new("rpm")
+                .args(["-qp", "--nosignature", "--qf", "%{SIZE}"])
+                .arg(p)
+                .output()
+        }
+        .ok()
+        .filter(|o| o.status.success())?;
+        let n: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+        total += if is_deb { n } else { n.div_ceil(1024) };
+    }
+    Some(total)
 }

@@ -98,7 +98,22 @@ fn isolate_with(cmd: &mut Command, own_group: bool) {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWPID)?;
             match libc::fork() {
                 -1 => Err(std::io::Error::last_os_error()),
-                0 => die_with_parent(),
+                0 if own_group => die_with_parent(),
+                0 => {
+                    // PID 1 of the namespace: an init that reaps, with the command as
+                    // PID 2 in the caller's process group. A PID 1 gets no signal it
+                    // has no handler for, so the command must not be PID 1 for the
+                    // terminal's Ctrl-C to reach it.
+                    die_with_parent()?;
+                    match libc::fork() {
+                        -1 => Err(std::io::Error::last_os_error()),
+                        0 => die_with_parent(),
+                        command => {
+                            close_all_fds();
+                            pass_on_status_of(command, -1)
+                        }
+                    }
+                }
                 command => {
                     // The keeper: holds nothing open (the spawner waits for its error
                     // pipe to close), waits for the command and passes its status on.
@@ -106,27 +121,43 @@ fn isolate_with(cmd: &mut Command, own_group: bool) {
                         // the terminal's Ctrl-C is for the command, not for its keeper
                         libc::signal(libc::SIGINT, libc::SIG_IGN);
                     }
-                    if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
-                        for fd in 0..1024 {
-                            libc::close(fd);
-                        }
-                    }
-                    let mut status = 0;
-                    while libc::waitpid(command, &mut status, 0) == -1 {
-                        if *libc::__errno_location() != libc::EINTR {
-                            libc::_exit(1);
-                        }
-                    }
-                    let code = if libc::WIFEXITED(status) {
-                        libc::WEXITSTATUS(status)
-                    } else {
-                        128 + libc::WTERMSIG(status)
-                    };
-                    libc::_exit(code)
+                    close_all_fds();
+                    pass_on_status_of(command, command)
                 }
             }
         });
     }
+}
+
+/// Close every descriptor (between fork and exec: async-signal-safe).
+unsafe fn close_all_fds() {
+    if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
+        for fd in 0..1024 {
+            libc::close(fd);
+        }
+    }
+}
+
+/// Wait for children (`reap`: -1 for any, as an init, or `command`) until `command`
+/// ended, then exit with its status as a shell would give it (between fork and exec:
+/// async-signal-safe).
+unsafe fn pass_on_status_of(command: libc::pid_t, reap: libc::pid_t) -> ! {
+    let mut status = 0;
+    loop {
+        let pid = libc::waitpid(reap, &mut status, 0);
+        if pid == command {
+            break;
+        }
+        if pid == -1 && *libc::__errno_location() != libc::EINTR {
+            libc::_exit(1);
+        }
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    libc::_exit(code)
 }
 
 /// Make `cmd` get SIGKILL when archbuild (the thread that spawns it) dies. Register it
