@@ -58,6 +58,37 @@ fn mib(bytes: u64) -> String {
 /// When the file system of `path` is full (nearly no space left, or the output said
 /// so), the one-line explanation; `needed` is what the tool announced, if it did.
 pub fn explain_full(path: &Path, output_said_full: bool, needed: Option<&str>) -> Option<String> {
+    let need = match needed {
+        Some(n) => format!("the package manager said it needs {n} more"),
+        None => "it needs more than that".to_string(),
+    };
+    explain(
+        path,
+        output_said_full,
+        &need,
+        "free space there or use another --location",
+    )
+}
+
+/// The same for a build root: `installed_kib` is what its packages take installed (from
+/// their headers), when known.
+pub fn explain_full_build_root(root: &Path, installed_kib: Option<u64>) -> Option<String> {
+    let need = match installed_kib {
+        Some(kib) => format!(
+            "the build's packages need {} installed, plus the build itself",
+            mib(kib * 1024)
+        ),
+        None => "the build needs more than that".to_string(),
+    };
+    explain(
+        root,
+        false,
+        &need,
+        "free space there and build again with --clean, or point osc's build-root elsewhere (osc build --root DIR)",
+    )
+}
+
+fn explain(path: &Path, output_said_full: bool, need: &str, fix: &str) -> Option<String> {
     let existing = path.ancestors().find(|p| p.exists())?;
     let (free, total) = mounts::space(existing).ok()?;
     let nearly_none = free < (1 << 20).max(total / 100);
@@ -74,12 +105,8 @@ pub fn explain_full(path: &Path, output_said_full: bool, needed: Option<&str>) -
                 .map(|m| (m.mount_point.display().to_string(), m.fs_type))
         })
         .unwrap_or_else(|| ("?".into(), "?".into()));
-    let need = match needed {
-        Some(n) => format!("the package manager said it needs {n} more"),
-        None => "it needs more than that".to_string(),
-    };
     Some(format!(
-        "the file system at {mount_point} ({fs_type}, holding {}) is full: {} free of {}, and {need}; free space there or use another --location",
+        "the file system at {mount_point} ({fs_type}, holding {}) is full: {} free of {}, and {need}; {fix}",
         path.display(),
         mib(free),
         mib(total)
@@ -107,6 +134,15 @@ mod tests {
         assert!(says_full(rpm));
         assert!(says_full("write error: No space left on device"));
         assert!(!says_full("Installing: bash"));
+    }
+
+    #[test]
+    fn a_build_root_names_what_its_packages_need() {
+        let dir = tempfile::tempdir().unwrap();
+        let (free, _) = mounts::space(dir.path()).unwrap();
+        if free > 1 << 30 {
+            assert_eq!(explain_full_build_root(dir.path(), Some(1024)), None);
+        }
     }
 
     #[test]

@@ -253,9 +253,14 @@ fn as_a_user_osc_gets_sudo_then_build_cmd() {
         "argv=-A http://127.0.0.1:9 build Debian_12 aarch64 --clean"
     );
     assert_eq!(record[1], "uid=65534");
-    assert_eq!(record[3], format!("OSC_SU_WRAPPER=sudo {exe} build-cmd --"));
+    // --watch=PID:START: archbuild build, whose end ends the build
     assert!(
-        record[6].starts_with(&format!("sudo={exe} build-cmd -- ")),
+        record[3].starts_with(&format!("OSC_SU_WRAPPER=sudo {exe} build-cmd --watch="))
+            && record[3].ends_with(" --"),
+        "{record:?}"
+    );
+    assert!(
+        record[6].starts_with(&format!("sudo={exe} build-cmd --watch=")),
         "{record:?}"
     );
 }
@@ -308,13 +313,18 @@ fn build_runs_natively_shielded_under_archbuilds_binfmt_entry() {
     );
     let exe = common::archbuild_bin().display().to_string();
     let record = case.record();
+    assert!(
+        record[3].starts_with(&format!("OSC_SU_WRAPPER={exe} build-cmd --watch="))
+            && record[3].ends_with(" --"),
+        "{record:?}"
+    );
     assert_eq!(
         record,
         [
             "argv=-A http://127.0.0.1:9 build Debian_12 aarch64 --clean -j 4".to_string(),
             "uid=0".to_string(),
             format!("pwd={}", case.work().display()),
-            format!("OSC_SU_WRAPPER={exe} build-cmd --"),
+            record[3].clone(),
             "OSC_CONFIG=".to_string(),
             "BUILD_DIR=/usr/lib/obs-build".to_string(),
             // Debian 12's obs-build does not know --repos-directory: left out

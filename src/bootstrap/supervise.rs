@@ -17,8 +17,7 @@ use nix::unistd::Pid;
 use super::log::Log;
 use super::Event;
 use crate::progress::Progress;
-use crate::sys::namespace;
-use crate::sys::process::{isolate, signal_group};
+use crate::sys::process::{end_recorded, isolate, record_namespaces, signal_group, ProcessId};
 use crate::sys::signals::Catching;
 
 /// The bootstrap was interrupted by this signal (exit status 128 + signal).
@@ -75,13 +74,7 @@ pub fn running_file(root: &Path) -> PathBuf {
 /// End whatever a killed earlier run left working on `root` (its command's namespace,
 /// as `running_file` names it). Returns how many processes were ended.
 pub fn end_leftovers(root: &Path) -> Result<usize> {
-    let file = running_file(root);
-    let Ok(identity) = std::fs::read_to_string(&file) else {
-        return Ok(0);
-    };
-    let ended = namespace::end_processes(identity.trim(), Duration::ZERO);
-    std::fs::remove_file(&file).with_context(|| format!("cannot remove {}", file.display()))?;
-    Ok(ended)
+    end_recorded(&running_file(root))
 }
 
 /// Run `argv` isolated, working on `root`, its output going to `log` and through
@@ -117,11 +110,8 @@ pub fn run_command(
     // The child's private mount namespace: whatever is left in it at the end is ended.
     // The command's namespaces (mount and PID): a run killed before it cleans up
     // leaves them named for the next one.
-    if let (Some(mount), Some(pids)) = (
-        namespace::namespace_of(child.id()),
-        namespace::pid_namespace_for_children_of(child.id()),
-    ) {
-        crate::atomic_file::write(&running_file(root), format!("{mount} {pids}").as_bytes())?;
+    if let Some(me) = ProcessId::current() {
+        record_namespaces(child.id(), &me, &running_file(root))?;
     }
     let (lines, reader) = read_lines(read);
     let mut forwarded: Option<Instant> = None;

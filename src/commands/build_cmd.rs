@@ -10,13 +10,20 @@ pub struct Args {
     /// Make this file when the build program starts (`archbuild build` waits for it)
     #[arg(long, hide = true, value_name = "FILE")]
     pub started: Option<std::path::PathBuf>,
+    /// The `archbuild build` (PID:START) whose end ends the build
+    #[arg(long, hide = true, value_name = "PID:START")]
+    pub watch: Option<String>,
     /// osc's build-cmd and its arguments
     #[arg(last = true, value_name = "BUILD_CMD_AND_ARGS")]
     pub argv: Vec<String>,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    match crate::oscbuild::build_cmd::run(&args.argv, args.started.as_deref())? {
+    match crate::oscbuild::build_cmd::run(
+        &args.argv,
+        args.started.as_deref(),
+        args.watch.as_deref(),
+    )? {
         0 => Ok(()),
         code => Err(ExitStatus(code).into()),
     }

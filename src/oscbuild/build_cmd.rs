@@ -9,8 +9,9 @@ use anyhow::{bail, Result};
 
 use crate::arch;
 use crate::binfmt;
-use crate::oscbuild::call;
+use crate::oscbuild::{call, guard};
 use crate::settings;
+use crate::sys::process::ProcessId;
 use crate::sys::shield;
 
 /// The entry the kernel picks for `arch` now, as `name (interpreter, flags F..)`.
@@ -46,7 +47,10 @@ fn mark_started(marker: &Path) {
     }
 }
 
-pub fn run(argv: &[String], started: Option<&Path>) -> Result<i32> {
+/// Run osc's build program for `argv`; `started` is the file to make when it starts
+/// (`archbuild build` then frees the package cache); `watch` is the `archbuild build`
+/// that started osc (`PID:START`, from the su-wrapper): the build ends when it ends.
+pub fn run(argv: &[String], started: Option<&Path>, watch: Option<&str>) -> Result<i32> {
     let call = call::parse(argv)?;
     if !crate::user::is_root() {
         bail!(
@@ -56,6 +60,14 @@ pub fn run(argv: &[String], started: Option<&Path>) -> Result<i32> {
     if let Some(marker) = started {
         mark_started(marker);
     }
+    let watch = match watch {
+        Some(text) => Some(ProcessId::parse(text).ok_or_else(|| {
+            crate::error::usage(format!(
+                "--watch={text}: expected PID:START (archbuild build passes it in osc's su-wrapper)"
+            ))
+        })?),
+        None => None,
+    };
     let program = call::resolve_program(call.requested.as_deref(), &|p: &Path| p.is_file())?;
     let script = std::fs::read_to_string(&program).unwrap_or_default();
     let args = call::compatible_args(&call.args, &script);
@@ -64,17 +76,24 @@ pub fn run(argv: &[String], started: Option<&Path>) -> Result<i32> {
         Some(name) => Some(arch::lookup(&name).map_err(|e| crate::error::usage(e.to_string()))?),
         None => None,
     };
+    let root = call::build_root(&call.args).filter(|_| !call::is_control_call(&call.args));
     let Some(target) = target.filter(|a| !a.is_native_on(host)) else {
-        // native (or no arch given, as for `--kill` of some osc): obs-build as osc asked
-        match shield::exec(&program, &args)? {}
+        // native: obs-build as osc asked (a control call such as `--kill` at once)
+        return match root {
+            Some(root) => {
+                let code = guard::run(&program, &args, &root, None, watch)?;
+                explained(code, &root, &call.args)
+            }
+            None => match shield::exec(&program, &args)? {},
+        };
     };
     binfmt::ensure(target, None)?;
     let binfmt_misc = settings::binfmt_misc_dir();
-    let shield = call::shielded(&binfmt_misc, &|p: &Path| p.exists());
+    let read_only = call::shielded(&binfmt_misc, &|p: &Path| p.exists());
     eprintln!(
         "archbuild: {} runs natively in a private mount namespace ({} read-only); {} binaries of the build root run through {}",
         program.display(),
-        shield
+        read_only
             .iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
@@ -83,5 +102,56 @@ pub fn run(argv: &[String], started: Option<&Path>) -> Result<i32> {
         describe_winner(target)
     );
     let register = binfmt_misc.join("register");
-    match shield::exec_shielded(&program, &args, &shield, Some(&register))? {}
+    match root {
+        Some(root) => {
+            let shield = guard::Shield {
+                read_only,
+                register,
+            };
+            let code = guard::run(&program, &args, &root, Some(shield), watch)?;
+            explained(code, &root, &call.args)
+        }
+        None => match shield::exec_shielded(&program, &args, &read_only, Some(&register))? {},
+    }
+}
+
+/// The build program's status, or the one-line error when the build failed because the
+/// build root's file system is full.
+fn explained(code: i32, root: &Path, args: &[String]) -> Result<i32> {
+    if code == 0 || code == 128 + libc::SIGKILL {
+        return Ok(code);
+    }
+    let installed = call::rpmlist(args)
+        .and_then(|list| std::fs::read_to_string(list).ok())
+        .map(|text| installed_kib(&call::rpmlist_packages(&text)));
+    match crate::disk_space::explain_full_build_root(root, installed.flatten()) {
+        Some(line) => bail!("{line}"),
+        None => Ok(code),
+    }
+}
+
+/// What `packages` take installed, in KiB, from their headers (Installed-Size of a
+/// .deb, SIZE of an .rpm); None when one cannot be read.
+fn installed_kib(packages: &[std::path::PathBuf]) -> Option<u64> {
+    let mut total = 0;
+    for p in packages {
+        let is_deb = p.extension().is_some_and(|e| e == "deb");
+        let out = if is_deb {
+            std::process::Command::new("dpkg-deb")
+                .arg("-f")
+                .arg(p)
+                .arg("Installed-Size")
+                .output()
+        } else {
+            std::process::Command::new("rpm")
+                .args(["-qp", "--nosignature", "--qf", "%{SIZE}"])
+                .arg(p)
+                .output()
+        }
+        .ok()
+        .filter(|o| o.status.success())?;
+        let n: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+        total += if is_deb { n } else { n.div_ceil(1024) };
+    }
+    Some(total)
 }

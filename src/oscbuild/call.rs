@@ -64,6 +64,63 @@ pub fn target_arch(args: &[String]) -> Option<String> {
     None
 }
 
+/// The build root osc names: `--root=DIR` / `--root DIR`.
+pub fn build_root(args: &[String]) -> Option<PathBuf> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let value = if a == "--root" {
+            it.next().cloned()
+        } else {
+            a.strip_prefix("--root=").map(str::to_string)
+        };
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(v));
+        }
+    }
+    None
+}
+
+/// The package list osc hands obs-build: `--rpmlist=FILE` / `--rpmlist FILE`.
+pub fn rpmlist(args: &[String]) -> Option<PathBuf> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let value = if a == "--rpmlist" {
+            it.next().cloned()
+        } else {
+            a.strip_prefix("--rpmlist=").map(str::to_string)
+        };
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(v));
+        }
+    }
+    None
+}
+
+/// The package files of an rpmlist (`NAME PATH` lines; `preinstall: ...` and other
+/// keyword lines are not packages).
+pub fn rpmlist_packages(text: &str) -> Vec<PathBuf> {
+    text.lines()
+        .filter_map(|l| {
+            let (name, path) = l.split_once(' ')?;
+            (!name.ends_with(':') && (path.ends_with(".deb") || path.ends_with(".rpm")))
+                .then(|| PathBuf::from(path.trim()))
+        })
+        .collect()
+}
+
+/// obs-build options that act on a build (running or not) instead of building: osc
+/// runs `build --root=... --kill` on Ctrl-C, while the build it stops still runs.
+const CONTROL_OPTIONS: &[&str] = &["--kill", "--wipe", "--sysrq", "--list-state"];
+
+/// True for a call that controls a build (see [`CONTROL_OPTIONS`]) rather than building.
+pub fn is_control_call(args: &[String]) -> bool {
+    args.iter().any(|a| {
+        CONTROL_OPTIONS
+            .iter()
+            .any(|o| a == o || a.starts_with(&format!("{o}=")))
+    })
+}
+
 /// Options newer osc passes that only say "none" (osc >= 1.x always adds
 /// `--repos-directory=-` and `--containers-directory=-` for non-kiwi builds), which
 /// obs-build before 2022 (Debian 12's 20210120) rejects as unknown.
@@ -141,6 +198,42 @@ mod tests {
             Some("armv7l")
         );
         assert_eq!(target_arch(&strings(&["--root=/x", "--kill"])), None);
+    }
+
+    #[test]
+    fn packages_of_an_rpmlist() {
+        let args = strings(&["--root=/r", "--rpmlist=/tmp/rpmlist.x", "x.dsc"]);
+        assert_eq!(rpmlist(&args), Some(PathBuf::from("/tmp/rpmlist.x")));
+        let text = "bash /c/bash_5.2_amd64.deb\nrpm /c/rpm-4.x86_64.rpm\npreinstall: bash dash\nrunscripts: base-files\ndist: /x.conf\n";
+        assert_eq!(
+            rpmlist_packages(text),
+            vec![
+                PathBuf::from("/c/bash_5.2_amd64.deb"),
+                PathBuf::from("/c/rpm-4.x86_64.rpm")
+            ]
+        );
+    }
+
+    #[test]
+    fn build_root_and_control_calls() {
+        let build = strings(&[
+            "--root=/var/tmp/build-root/D-aarch64",
+            "--arch=aarch64",
+            "x.dsc",
+        ]);
+        assert_eq!(
+            build_root(&build),
+            Some(PathBuf::from("/var/tmp/build-root/D-aarch64"))
+        );
+        assert_eq!(
+            build_root(&strings(&["--root", "/r", "x.dsc"])),
+            Some(PathBuf::from("/r"))
+        );
+        assert_eq!(build_root(&strings(&["--root="])), None);
+        assert!(!is_control_call(&build));
+        assert!(is_control_call(&strings(&["--root=/r", "--kill"])));
+        assert!(is_control_call(&strings(&["--root=/r", "--sysrq=b"])));
+        assert!(!is_control_call(&strings(&["--root=/r", "--killer"])));
     }
 
     #[test]

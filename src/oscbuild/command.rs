@@ -49,26 +49,17 @@ impl OscBuild {
 pub const DEFAULT_SU_WRAPPER: &str = "sudo";
 
 /// The `OSC_SU_WRAPPER` value for this build: the user's su-wrapper (none when osc runs
-/// as root) followed by `<archbuild> build-cmd [--started=MARKER] --`; build-cmd makes
-/// the file MARKER when the build program starts.
+/// as root) followed by `<archbuild> build-cmd --`.
 pub fn su_wrapper(
     user_wrapper: Option<&str>,
     osc_as_root: bool,
     archbuild: &Path,
-    started: Option<&Path>,
 ) -> Result<String> {
     let exe = archbuild.display().to_string();
     if exe.chars().any(char::is_whitespace) {
         bail!(
             "archbuild is installed at a path with a space ({exe}): osc splits its su-wrapper at spaces; install archbuild elsewhere"
         );
-    }
-    let started = started.map(|p| format!("--started={}", p.display()));
-    if let Some(s) = started
-        .as_deref()
-        .filter(|s| s.chars().any(char::is_whitespace))
-    {
-        bail!("the build's marker path has a space ({s}): set TMPDIR to a path without spaces");
     }
     let mut words: Vec<&str> = Vec::new();
     if !osc_as_root {
@@ -85,9 +76,17 @@ pub fn su_wrapper(
     }
     words.push(&exe);
     words.push("build-cmd");
-    words.extend(started.as_deref());
     words.push("--");
     Ok(words.join(" "))
+}
+
+/// `wrapper` (from [`su_wrapper`]) with `option` given to `archbuild build-cmd`, before
+/// its `--`.
+pub fn with_build_cmd_option(wrapper: &str, option: &str) -> String {
+    match wrapper.strip_suffix(" --") {
+        Some(head) => format!("{head} {option} --"),
+        None => format!("{wrapper} {option}"),
+    }
 }
 
 /// The osc program: `--osc` split at spaces, else `osc` on `path`.
@@ -171,35 +170,38 @@ mod tests {
     fn su_wrapper_appends_build_cmd_to_the_users_wrapper() {
         let exe = Path::new("/usr/bin/archbuild");
         assert_eq!(
-            su_wrapper(None, false, exe, None).unwrap(),
+            su_wrapper(None, false, exe).unwrap(),
             "sudo /usr/bin/archbuild build-cmd --"
         );
         assert_eq!(
-            su_wrapper(Some("  "), false, exe, None).unwrap(),
+            su_wrapper(Some("  "), false, exe).unwrap(),
             "sudo /usr/bin/archbuild build-cmd --"
         );
         assert_eq!(
-            su_wrapper(Some("doas -n"), false, exe, None).unwrap(),
+            su_wrapper(Some("doas -n"), false, exe).unwrap(),
             "doas -n /usr/bin/archbuild build-cmd --"
         );
         assert_eq!(
-            su_wrapper(Some("sudo"), true, exe, None).unwrap(),
+            su_wrapper(Some("sudo"), true, exe).unwrap(),
             "/usr/bin/archbuild build-cmd --"
         );
+    }
+
+    #[test]
+    fn build_cmd_options_go_before_the_double_dash() {
         assert_eq!(
-            su_wrapper(None, false, exe, Some(Path::new("/tmp/m/started"))).unwrap(),
-            "sudo /usr/bin/archbuild build-cmd --started=/tmp/m/started --"
+            with_build_cmd_option("sudo /usr/bin/archbuild build-cmd --", "--watch=1:2"),
+            "sudo /usr/bin/archbuild build-cmd --watch=1:2 --"
         );
-        assert!(su_wrapper(None, false, exe, Some(Path::new("/tmp/a b/started"))).is_err());
     }
 
     #[test]
     fn su_wrappers_archbuild_cannot_route_are_refused() {
         let exe = Path::new("/usr/bin/archbuild");
-        let err = su_wrapper(Some("su -c"), false, exe, None).unwrap_err();
+        let err = su_wrapper(Some("su -c"), false, exe).unwrap_err();
         assert_eq!(crate::error::exit_code(&err), 2);
         assert!(err.to_string().contains("su-wrapper = sudo"), "{err}");
-        assert!(su_wrapper(None, false, Path::new("/opt/my tools/archbuild"), None).is_err());
+        assert!(su_wrapper(None, false, Path::new("/opt/my tools/archbuild")).is_err());
     }
 
     #[test]

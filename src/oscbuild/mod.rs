@@ -17,5 +17,7 @@
 pub mod build_cmd;
 pub mod call;
 pub mod command;
+pub mod guard;
+pub mod keep_pkgs;
 pub mod package_cache;
 pub mod run;

@@ -12,7 +12,7 @@ use crate::arch;
 use crate::batch::phase::BUILD_STARTED;
 use crate::error::usage;
 use crate::obs::{checkout, oscrc};
-use crate::oscbuild::{call, command, package_cache};
+use crate::oscbuild::{call, command, keep_pkgs, package_cache};
 
 /// Everything `archbuild build` was asked.
 #[derive(Debug, Clone, Default)]
@@ -176,14 +176,18 @@ pub fn build(req: &Request) -> Result<i32> {
     let exe = std::env::current_exe().context("cannot tell where archbuild is installed")?;
     let marker_dir = MarkerDir::new()?;
     let marker = marker_dir.marker();
-    let su_wrapper = command::su_wrapper(wrapper.as_deref(), as_root, &exe, Some(&marker))?;
+    let su_wrapper = watched_su_wrapper(&command::with_build_cmd_option(
+        &command::su_wrapper(wrapper.as_deref(), as_root, &exe)?,
+        &format!("--started={}", marker.display()),
+    ));
+    let (options, staging) = stage_keep_pkgs(&req.options, &co.dir, switch_to.as_ref())?;
     let osc_build = command::OscBuild {
         osc,
         apiurl: req.apiurl.clone().or(co.apiurl.clone()),
         repository: req.repository.clone(),
         arch: arch.obs.to_string(),
         build_descr: req.build_descr.clone(),
-        options: req.options.clone(),
+        options,
     };
     eprintln!(
         "archbuild: building {}/{package} for {}/{} with `{}` as {user_name}, on this host (no container): obs-build ({}) runs natively as root in a private mount namespace, {emulation}",
@@ -223,6 +227,8 @@ pub fn build(req: &Request) -> Result<i32> {
     let owner = switch_to.as_ref().map(|u| (u.uid.as_raw(), u.gid.as_raw()));
     let cache_lock = package_cache::lock(&cache, owner)?;
     crate::sys::process::start_as(&mut cmd, account);
+    // killed, archbuild takes osc with it (and build-cmd, watching archbuild, the build)
+    crate::sys::process::dies_with_archbuild(&mut cmd);
     // Ctrl-C reaches osc through the terminal's process group: osc stops the build (it
     // runs `build --kill`) and returns. archbuild waits for it instead of dying first.
     let status = crate::sys::signals::with_sigint_ignored(|| {
@@ -230,7 +236,51 @@ pub fn build(req: &Request) -> Result<i32> {
         wait_releasing_cache(&mut child, &marker, Some(cache_lock))
     })
     .map_err(|e| anyhow!("cannot run {}: {e}", argv[0]))?;
-    Ok(status
+    let code = status
         .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    finish_keep_pkgs(staging, code == 0)?;
+    Ok(code)
+}
+
+/// The su-wrapper with `--watch=` this process for `archbuild build-cmd`: the build
+/// (root's, out of this process's reach) ends when this process ends.
+fn watched_su_wrapper(su_wrapper: &str) -> String {
+    match crate::sys::process::ProcessId::current() {
+        Some(me) => {
+            command::with_build_cmd_option(su_wrapper, &format!("--watch={}", me.to_text()))
+        }
+        None => su_wrapper.to_string(),
+    }
+}
+
+/// osc's options with `--keep-pkgs DIR` turned into a staging directory in DIR (see
+/// `keep_pkgs`), and that directory.
+fn stage_keep_pkgs(
+    options: &[String],
+    cwd: &Path,
+    user: Option<&nix::unistd::User>,
+) -> Result<(Vec<String>, Option<keep_pkgs::Staging>)> {
+    let Some(me) = crate::sys::process::ProcessId::current() else {
+        return Ok((options.to_vec(), None));
+    };
+    let name = keep_pkgs::staging_name(&me);
+    let Some((dir, redirected)) = keep_pkgs::redirect(options, &name) else {
+        return Ok((options.to_vec(), None));
+    };
+    let owner = user.map(|u| (u.uid.as_raw(), u.gid.as_raw()));
+    let staging = keep_pkgs::prepare(&cwd.join(dir), &name, owner)?;
+    Ok((redirected, Some(staging)))
+}
+
+/// After osc: its packages into the --keep-pkgs directory when it succeeded.
+fn finish_keep_pkgs(staging: Option<keep_pkgs::Staging>, success: bool) -> Result<()> {
+    match staging {
+        Some(s) if success => s.commit().map(|_| ()),
+        Some(s) => {
+            s.discard();
+            Ok(())
+        }
+        None => Ok(()),
+    }
 }

@@ -30,6 +30,13 @@ pub fn exec_shielded(
         None::<&str>,
     )
     .context("cannot make / a slave mount in the build's namespace")?;
+    protect(read_only, register)?;
+    exec(program, args)
+}
+
+/// In the current mount namespace (one of the build's own): bind each of `read_only`
+/// read-only onto itself and check the binfmt_misc `register` file cannot be written.
+pub fn protect(read_only: &[PathBuf], register: Option<&Path>) -> Result<()> {
     for path in read_only {
         mount(
             Some(path.as_path()),
@@ -60,7 +67,7 @@ pub fn exec_shielded(
             );
         }
     }
-    exec(program, args)
+    Ok(())
 }
 
 /// Replace this process with `program args`.

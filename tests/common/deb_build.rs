@@ -292,6 +292,21 @@ impl BuildServer {
         self.log.with_file_name("results.xml")
     }
 
+    /// The server's process.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Every binary served from now on takes `seconds` more.
+    pub fn set_delay(&self, seconds: f64) {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/_delay", self.url()))
+            .query(&[("seconds", seconds.to_string())])
+            .send()
+            .expect("set the stand-in's delay");
+        assert!(r.status().is_success());
+    }
+
     /// Its stderr so far: one line per request, per served binary, per failure.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -479,6 +494,9 @@ pub struct DebPackage {
     pub fail_on: Option<String>,
     /// Seconds the build sleeps (after writing built-on), for kill tests.
     pub sleep: u32,
+    /// MiB of random data shipped uncompressed in the package (a .deb that takes a
+    /// while to copy), for kill tests.
+    pub payload_mib: u32,
 }
 
 impl DebPackage {
@@ -488,6 +506,7 @@ impl DebPackage {
             architecture: "any".to_string(),
             fail_on: None,
             sleep: 0,
+            payload_mib: 0,
         }
     }
 
@@ -503,6 +522,11 @@ impl DebPackage {
 
     pub fn sleep(mut self, seconds: u32) -> DebPackage {
         self.sleep = seconds;
+        self
+    }
+
+    pub fn payload_mib(mut self, mib: u32) -> DebPackage {
+        self.payload_mib = mib;
         self
     }
 
@@ -523,6 +547,14 @@ impl DebPackage {
                 self.sleep, self.sleep
             );
         }
+        let payload = if self.payload_mib > 0 {
+            format!(
+                "\thead -c {}M /dev/urandom > debian/tmp/usr/share/doc/{name}/payload\n",
+                self.payload_mib
+            )
+        } else {
+            String::new()
+        };
         let mut files = vec![
             (
                 "debian/control".to_string(),
@@ -531,7 +563,7 @@ impl DebPackage {
             ),
             (
                 "debian/rules".to_string(),
-                format!("#!/usr/bin/make -f\nbuild build-arch build-indep:\n{build}binary binary-arch binary-indep: build\n\trm -rf debian/tmp\n\tinstall -D -m 0644 built-on debian/tmp/usr/share/doc/{name}/built-on\n\tinstall -d debian/tmp/DEBIAN\n\tdpkg-gencontrol -p{name} -Pdebian/tmp\n\tdpkg-deb --root-owner-group --build debian/tmp ..\nclean:\n\trm -rf built-on debian/tmp debian/files\n"),
+                format!("#!/usr/bin/make -f\nbuild build-arch build-indep:\n{build}binary binary-arch binary-indep: build\n\trm -rf debian/tmp\n\tinstall -D -m 0644 built-on debian/tmp/usr/share/doc/{name}/built-on\n{payload}\tinstall -d debian/tmp/DEBIAN\n\tdpkg-gencontrol -p{name} -Pdebian/tmp\n\tdpkg-deb -Znone --root-owner-group --build debian/tmp ..\nclean:\n\trm -rf built-on debian/tmp debian/files\n"),
             ),
         ];
         files.extend(debian_boilerplate(name));
@@ -616,6 +648,20 @@ impl DebBuild {
             output(&mut fixture.osc(&["status"], &dir));
         }
         fixture
+    }
+
+    /// Put new sources of `package` (same name and version) into its checkout, as an
+    /// edit of the packager would.
+    pub fn replace_sources(&self, package: &DebPackage) {
+        let dir = tempfile::tempdir_in(self.scratch.path()).unwrap();
+        source_package(dir.path(), &package.name, &package.files());
+        for f in [
+            format!("{}_1.0.dsc", package.name),
+            format!("{}_1.0.tar.xz", package.name),
+        ] {
+            std::fs::copy(dir.path().join(&f), self.checkout(&package.name).join(&f)).unwrap();
+        }
+        sh("chown -R 4321:4321 /home/pkger");
     }
 
     /// The checkout of `name`.

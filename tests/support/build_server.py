@@ -25,7 +25,8 @@ Routes: GET /source/<prj>/_meta, GET /build/<prj>/<repo>/_buildconfig,
 GET|POST /build/<prj>/<repo>/<arch>/<pkg>/_buildinfo,
 GET /build/<prj>/<repo>/<arch>/_repository?binary=N...&view=cpio (members N.deb),
 GET /about, GET /configuration. Everything else: 404 with an OBS <status>, logged.
-Auth: HTTP Basic alice/opensuse.
+Auth: HTTP Basic alice/opensuse. For the tests (no auth): POST /_delay?seconds=S makes
+every binary served from then on take S seconds more (osc's downloads, slowed down).
 """
 
 import argparse
@@ -155,6 +156,11 @@ class Handler(BaseHTTPRequestHandler):
         self.handle_any()
 
     def handle_any(self):
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/_delay":
+            self.server.delay = float(urllib.parse.parse_qs(url.query)["seconds"][0])
+            self.send(200, "<status code=\"ok\"/>\n")
+            return
         if not self.authorized():
             self.send_response(401)
             body = status_xml("authentication_required", "Authentication required").encode()
@@ -197,6 +203,8 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, "<binarylist/>\n", xml
             files = []
             for name in query.get("binary", []):
+                if srv.delay:
+                    time.sleep(srv.delay)
                 files.append((name + ".deb", srv.deb(parts[3], name)))
                 sys.stderr.write("build_server: served %s %s\n" % (parts[3], name))
             return 200, cpio_newc(files), "application/x-cpio"
@@ -252,6 +260,7 @@ def main():
     srv.debs = args.debs
     srv.results = args.results
     srv.lock = threading.Lock()
+    srv.delay = 0.0
     os.makedirs(srv.debs, exist_ok=True)
     threading.Thread(target=lambda: (time.sleep(args.lifetime), os._exit(0)), daemon=True).start()
     print("PORT %d" % srv.server_address[1], flush=True)
