@@ -34,7 +34,9 @@ fn finished_line(o: &CellOutcome) -> String {
     if let Some(d) = o.duration {
         line.push_str(&format!(" in {}", duration(d)));
     }
-    if o.code != super::outcome::Code::Succeeded && !o.rule.is_empty() {
+    // a success is worth a word only when it was carried over (--resume): no exit status
+    let explain = o.code != super::outcome::Code::Succeeded || o.exit_status.is_none();
+    if explain && !o.rule.is_empty() {
         line.push_str(&format!(" ({})", o.rule));
     }
     if let Some(log) = &o.log {

@@ -63,17 +63,33 @@ pub fn batch_dir() -> Result<PathBuf> {
             .mode(0o700)
             .create(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
+        // under sudo the directory is the invoking user's, who runs the next batch
+        if let Some(user) = sudo_user() {
+            std::os::unix::fs::chown(&dir, Some(user.uid.as_raw()), Some(user.gid.as_raw()))
+                .with_context(|| format!("cannot give {} to {}", dir.display(), user.name))?;
+        }
     }
     let meta = std::fs::symlink_metadata(&dir)
         .with_context(|| format!("cannot read {}", dir.display()))?;
     let me = nix::unistd::geteuid().as_raw();
-    if !meta.is_dir() || (meta.uid() != me && me != 0) {
+    let owner_ok = meta.uid() == me
+        || me == 0 && (meta.uid() == 0 || sudo_user().is_none_or(|u| u.uid.as_raw() == meta.uid()));
+    if !meta.is_dir() || !owner_ok {
         anyhow::bail!(
             "{} is not a directory of yours: remove it, or set ARCHBUILD_BATCH_DIR to a directory of yours",
             dir.display()
         );
     }
     Ok(dir)
+}
+
+/// The user who ran `sudo archbuild ...`, when archbuild runs as root under sudo.
+fn sudo_user() -> Option<nix::unistd::User> {
+    let name = crate::user::sudo_user_from(
+        std::env::var("SUDO_USER").ok().as_deref(),
+        crate::user::is_root(),
+    )?;
+    nix::unistd::User::from_name(&name).ok().flatten()
 }
 
 /// `YYYYmmdd-HHMMSS` (UTC) of a Unix time, for the name of a run's log directory.
@@ -159,9 +175,10 @@ pub fn execute(req: &Request, display: &Display) -> Result<Summary> {
         .max(1);
     let emulated_cap = super::jobs::emulated_cap(jobs, cores, req.emulated_jobs);
     let log_dir = base.join(format!("{}-{}", stamp(started_unix), std::process::id()));
+    let cells = work.jobs.len() + work.settled.len();
     display.note(&format!(
-        "{} cells: {} to build ({} at once, {} emulated at most), {} settled by the plan, the host or --resume; logs in {}",
-        work.jobs.len() + work.settled.len(),
+        "{cells} cell{}: {} to build ({} at once, {} emulated at most), {} settled by the plan, the host or --resume; logs in {}",
+        if cells == 1 { "" } else { "s" },
         work.jobs.len(),
         jobs,
         emulated_cap,
