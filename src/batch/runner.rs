@@ -89,6 +89,23 @@ pub fn build_argv(
     argv
 }
 
+/// The file obs-build's `init_buildsystem` leaves in a build root whose set-up did not
+/// finish (Ctrl-C, a kill); on the next run it asks whether to wipe the root, which a
+/// batch cannot answer.
+pub const SETUP_UNFINISHED: &str = "not-ready";
+
+/// The osc options of a cell: `--clean` added when the build root's set-up was
+/// interrupted (obs-build would stop and ask), unless the options already clean.
+pub fn cell_options(options: &[String], setup_unfinished: bool) -> (Vec<String>, bool) {
+    let cleans = options.iter().any(|o| o == "--clean");
+    if setup_unfinished && !cleans {
+        let mut with = options.to_vec();
+        with.push("--clean".into());
+        return (with, true);
+    }
+    (options.to_vec(), false)
+}
+
 /// The packages a build left in its build root.
 pub fn artifacts(root: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, found: &mut Vec<PathBuf>, depth: usize) {
@@ -160,7 +177,16 @@ impl Runner<'_> {
         let root = self.build_root_dir.join(&name);
         let mut file = std::fs::File::create(&log)
             .with_context(|| format!("cannot create the log {}", log.display()))?;
-        let argv = build_argv(&job.cell, &self.build_args, &root, &self.osc_options);
+        let (options, cleaned) =
+            cell_options(&self.osc_options, root.join(SETUP_UNFINISHED).exists());
+        let argv = build_argv(&job.cell, &self.build_args, &root, &options);
+        if cleaned {
+            let _ = writeln!(
+                file,
+                "archbuild: batch: the set-up of {} was interrupted earlier: it is made anew (--clean)",
+                root.display()
+            );
+        }
         let _ = writeln!(
             file,
             "archbuild: batch: {} in {}: {} {}",
@@ -456,6 +482,18 @@ mod tests {
                 "--clean"
             ]
         );
+    }
+
+    #[test]
+    fn an_interrupted_set_up_is_cleaned_once() {
+        let opts = vec!["--no-verify".to_string()];
+        assert_eq!(cell_options(&opts, false), (opts.clone(), false));
+        assert_eq!(
+            cell_options(&opts, true),
+            (vec!["--no-verify".to_string(), "--clean".to_string()], true)
+        );
+        let clean = vec!["--clean".to_string()];
+        assert_eq!(cell_options(&clean, true), (clean.clone(), false));
     }
 
     #[test]
