@@ -13,7 +13,7 @@ use super::outcome::CellOutcome;
 use super::runner::Runner;
 use super::work::{self, CheckoutPlan, Selection};
 use crate::matrix;
-use crate::obs::{checkout, oscrc, Client};
+use crate::obs::checkout;
 
 /// Everything a batch was asked.
 #[derive(Debug, Clone, Default)]
@@ -132,12 +132,7 @@ fn checkout_plan(dir: &Path, req: &Request, notes: &mut Vec<String>) -> Result<C
         .canonicalize()
         .with_context(|| format!("no checkout at {}: check the path", dir.display()))?;
     let (co, package) = checkout::read_package(&dir)?;
-    let config = oscrc::load(
-        req.oscrc.as_deref(),
-        req.apiurl.as_deref(),
-        co.apiurl.as_deref(),
-    )?;
-    let client = Client::new(&config)?;
+    let client = super::inputs::client(req.oscrc.as_deref(), req.apiurl.as_deref(), &co)?;
     let input = super::inputs::fetch(&client, &co, &package, notes)?;
     let mut plan = matrix::plan(&input);
     notes.append(&mut plan.warnings);

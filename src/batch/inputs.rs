@@ -14,6 +14,13 @@ use crate::obs::meta::ProjectMeta;
 use crate::obs::Client;
 
 /// Fetch the documents and read the checkout.
+/// The OBS client for a checkout: the oscrc (`explicit` or osc's own choice) and the API
+/// URL (`apiurl`, else the checkout's, else the oscrc's).
+pub fn client(explicit: Option<&Path>, apiurl: Option<&str>, co: &Checkout) -> Result<Client> {
+    let config = crate::obs::oscrc::load(explicit, apiurl, co.apiurl.as_deref())?;
+    Client::new(&config)
+}
+
 pub fn fetch(
     client: &Client,
     co: &Checkout,

@@ -115,3 +115,26 @@ pub struct CellOutcome {
     pub rpmlint: Option<LintCounts>,
     pub lintian: Option<LintCounts>,
 }
+
+impl CellOutcome {
+    /// A cell that did not run (settled by the plan, the host, or not started).
+    pub fn unbuilt(
+        cell: &Cell,
+        checkout: &std::path::Path,
+        code: Code,
+        rule: String,
+    ) -> CellOutcome {
+        CellOutcome {
+            cell: cell.clone(),
+            checkout: checkout.to_path_buf(),
+            code,
+            rule,
+            exit_status: None,
+            duration: None,
+            log: None,
+            artifacts: vec![],
+            rpmlint: None,
+            lintian: None,
+        }
+    }
+}

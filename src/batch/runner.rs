@@ -282,18 +282,12 @@ impl Runner<'_> {
     }
 
     fn not_started(job: &Job, why: &str) -> CellOutcome {
-        CellOutcome {
-            cell: job.cell.clone(),
-            checkout: job.checkout.clone(),
-            code: Code::Cancelled,
-            rule: format!("not started: {why}"),
-            exit_status: None,
-            duration: None,
-            log: None,
-            artifacts: vec![],
-            rpmlint: None,
-            lintian: None,
-        }
+        CellOutcome::unbuilt(
+            &job.cell,
+            &job.checkout,
+            Code::Cancelled,
+            format!("not started: {why}"),
+        )
     }
 
     /// Build every job; `done` sees each outcome as it comes. Returns the outcomes in

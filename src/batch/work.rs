@@ -75,18 +75,7 @@ pub struct Work {
 }
 
 fn settled(cell: &Cell, checkout: &std::path::Path, code: Code, rule: String) -> CellOutcome {
-    CellOutcome {
-        cell: cell.clone(),
-        checkout: checkout.to_path_buf(),
-        code,
-        rule,
-        exit_status: None,
-        duration: None,
-        log: None,
-        artifacts: vec![],
-        rpmlint: None,
-        lintian: None,
-    }
+    CellOutcome::unbuilt(cell, checkout, code, rule)
 }
 
 pub fn plan_work(

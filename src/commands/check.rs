@@ -16,7 +16,6 @@ use crate::batch::{inputs, obs_result, report_json, verdict};
 use crate::error::ExitStatus;
 use crate::matrix::{self, Plan};
 use crate::obs::checkout;
-use crate::obs::{oscrc, Client};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -58,12 +57,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let cwd = std::env::current_dir().context("cannot tell the current directory")?;
     let (co, package) = checkout::read_package(&cwd)?;
-    let config = oscrc::load(
-        args.run.oscrc.as_deref(),
-        args.run.apiurl.as_deref(),
-        co.apiurl.as_deref(),
-    )?;
-    let client = Client::new(&config)?;
+    let client = inputs::client(args.run.oscrc.as_deref(), args.run.apiurl.as_deref(), &co)?;
     let mut notes = Vec::new();
     let input = inputs::fetch(&client, &co, &package, &mut notes)?;
     let mut plan = matrix::plan(&input);
@@ -122,12 +116,7 @@ fn check(args: Args) -> Result<()> {
         print!("{}", report_json::render(&info, &summary.outcomes));
     }
     if args.against_server {
-        let config = oscrc::load(
-            args.run.oscrc.as_deref(),
-            args.run.apiurl.as_deref(),
-            co.apiurl.as_deref(),
-        )?;
-        let client = Client::new(&config)?;
+        let client = inputs::client(args.run.oscrc.as_deref(), args.run.apiurl.as_deref(), &co)?;
         let server = client.results(&co.project, &package)?;
         let out = |line: String| {
             if args.json {
