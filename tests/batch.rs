@@ -420,11 +420,7 @@ fn three_arches_a_failure_an_exclusion_ctrl_c_and_resume() {
     let junit = std::fs::read_to_string("/home/pkger/report.xml").unwrap();
     assert!(junit.contains("failing on purpose on s390x"), "{junit}");
     // each built program ran on its arch
-    for (name, arch) in [
-        ("hello", "aarch64"),
-        ("hello", "armv7l"),
-        ("greet", "aarch64"),
-    ] {
+    for (name, arch) in [("hello", "aarch64"), ("hello", "armv7l")] {
         let root = Path::new("/var/tmp/build-root").join(format!("{name}_{REPOSITORY}_{arch}"));
         assert_eq!(
             b.built_on_in(
