@@ -288,6 +288,17 @@ fn staged_in(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// Bytes in the staging directories in `dir`.
+fn staged_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        for f in std::fs::read_dir(e.path()).into_iter().flatten().flatten() {
+            total += f.metadata().map(|m| m.len()).unwrap_or(0);
+        }
+    }
+    total
+}
+
 #[test]
 fn sigkill_while_osc_hands_the_packages_back() {
     isolated!();
@@ -305,7 +316,17 @@ fn sigkill_while_osc_hands_the_packages_back() {
         &|| staged_in(Path::new(KEEP)) > 0,
         &log,
     );
+    let copied = staged_bytes(Path::new(KEEP));
     kill_and_check(&b, child, &log);
+    let deb = deb_build::find_deb(
+        &build_root(ARCH).join("usr/src/packages/DEBS"),
+        "hello",
+        "amd64",
+    );
+    eprintln!(
+        "killed with {copied} of {} bytes of the .deb copied",
+        std::fs::metadata(&deb).unwrap().len()
+    );
     assert_eq!(
         debs_in(Path::new(KEEP)),
         Vec::<String>::new(),
