@@ -1,6 +1,6 @@
 //! SIGKILL of `archbuild build` (run by the packager, as `osc archbuild` does) at each
 //! step of a real build with the fast fixture (tests/common/deb_build.rs), natively on
-//! x86_64: (a) while osc fetches the build's packages, before it starts the build
+//! x86_64 (and (b) once emulated, for aarch64): (a) while osc fetches the build's packages, before it starts the build
 //! program; (b) during obs-build's build (debian/rules sleeps); (c) while osc copies
 //! the packages into --keep-pkgs. After each: no process of that build is left (osc,
 //! sudo, build-cmd, obs-build, the chroot's processes: this test process is their
@@ -86,10 +86,20 @@ fn become_subreaper() {
 
 /// The build's stdout and stderr go to files in the scratch directory.
 fn start(b: &DebBuild, package: &str, options: &[&str], tag: &str) -> (Child, PathBuf) {
+    start_for(b, package, ARCH, options, tag)
+}
+
+fn start_for(
+    b: &DebBuild,
+    package: &str,
+    arch: &str,
+    options: &[&str],
+    tag: &str,
+) -> (Child, PathBuf) {
     let log = b.scratch.path().join(format!("{tag}.log"));
     let out = std::fs::File::create(&log).unwrap();
     let child = b
-        .build(package, ARCH, options)
+        .build(package, arch, options)
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out)
@@ -98,8 +108,19 @@ fn start(b: &DebBuild, package: &str, options: &[&str], tag: &str) -> (Child, Pa
     (child, log)
 }
 
-/// Wait (at most `limit`) until `ready` holds, polling every millisecond.
+/// Wait (at most `limit`) until `ready` holds, looking every 50 ms.
 fn wait_for(what: &str, limit: Duration, ready: &dyn Fn() -> bool, log: &Path) {
+    wait_often_for(what, limit, Duration::from_millis(50), ready, log)
+}
+
+/// The same, looking every `every`.
+fn wait_often_for(
+    what: &str,
+    limit: Duration,
+    every: Duration,
+    ready: &dyn Fn() -> bool,
+    log: &Path,
+) {
     let deadline = Instant::now() + limit;
     while !ready() {
         assert!(
@@ -107,13 +128,17 @@ fn wait_for(what: &str, limit: Duration, ready: &dyn Fn() -> bool, log: &Path) {
             "{what} did not happen in {limit:?}:\n{}",
             std::fs::read_to_string(log).unwrap_or_default()
         );
-        std::thread::sleep(Duration::from_millis(1));
+        std::thread::sleep(every);
     }
 }
 
 /// SIGKILL `archbuild build`, then: every process of the build ends (within 15 s), no
 /// mount is left under the build root.
-fn kill_and_check(b: &DebBuild, mut child: Child, log: &Path) {
+fn kill_and_check(b: &DebBuild, child: Child, log: &Path) {
+    kill_and_check_for(b, ARCH, child, log)
+}
+
+fn kill_and_check_for(b: &DebBuild, arch: &str, mut child: Child, log: &Path) {
     let killed = Instant::now();
     child.kill().unwrap();
     child.wait().unwrap();
@@ -135,7 +160,7 @@ fn kill_and_check(b: &DebBuild, mut child: Child, log: &Path) {
         "TIME every process of the build ended {:.2} s after SIGKILL",
         killed.elapsed().as_secs_f64()
     );
-    let root = build_root(ARCH).display().to_string();
+    let root = build_root(arch).display().to_string();
     let mounts: Vec<String> = common::mount_table()
         .into_iter()
         .filter(|m| m.contains(&root))
@@ -145,9 +170,13 @@ fn kill_and_check(b: &DebBuild, mut child: Child, log: &Path) {
 
 /// The next build of the same checkout: it succeeds, and the package is complete.
 fn next_build_succeeds(b: &DebBuild, options: &[&str]) {
+    next_build_for_succeeds(b, ARCH, options)
+}
+
+fn next_build_for_succeeds(b: &DebBuild, arch: &str, options: &[&str]) {
     let started = Instant::now();
     let out = b
-        .build("hello", ARCH, options)
+        .build("hello", arch, options)
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -162,7 +191,7 @@ fn next_build_succeeds(b: &DebBuild, options: &[&str]) {
         "TIME the next build: {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    assert_eq!(b.built_on("hello", ARCH), DebBuild::expected_built_on(ARCH));
+    assert_eq!(b.built_on("hello", arch), DebBuild::expected_built_on(arch));
 }
 
 fn fixture(package: DebPackage) -> Option<DebBuild> {
@@ -259,6 +288,17 @@ fn staged_in(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// Bytes in the staging directories in `dir`.
+fn staged_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        for f in std::fs::read_dir(e.path()).into_iter().flatten().flatten() {
+            total += f.metadata().map(|m| m.len()).unwrap_or(0);
+        }
+    }
+    total
+}
+
 #[test]
 fn sigkill_while_osc_hands_the_packages_back() {
     isolated!();
@@ -268,13 +308,25 @@ fn sigkill_while_osc_hands_the_packages_back() {
     };
     let keep = format!("--keep-pkgs={KEEP}");
     let (child, log) = start(&b, "hello", &["--clean", &keep], "handback");
-    wait_for(
+    // looked at every millisecond: osc copies the 128 MiB in well under a second
+    wait_often_for(
         "osc copying into --keep-pkgs",
         Duration::from_secs(300),
+        Duration::from_millis(1),
         &|| staged_in(Path::new(KEEP)) > 0,
         &log,
     );
+    let copied = staged_bytes(Path::new(KEEP));
     kill_and_check(&b, child, &log);
+    let deb = deb_build::find_deb(
+        &build_root(ARCH).join("usr/src/packages/DEBS"),
+        "hello",
+        "amd64",
+    );
+    eprintln!(
+        "killed with {copied} of {} bytes of the .deb copied",
+        std::fs::metadata(&deb).unwrap().len()
+    );
     assert_eq!(
         debs_in(Path::new(KEEP)),
         Vec::<String>::new(),
@@ -369,6 +421,64 @@ fn build_root_file_system_full() {
     common::sh(&format!("umount {small}"));
     eprintln!(
         "TIME build_root_file_system_full: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The emulated kill point: SIGKILL of `archbuild build` for aarch64 while debian/rules
+/// sleeps under qemu in obs-build's chroot; then, in the same build root, the next
+/// build of hello (no --clean) and one of greet, which fails on purpose on arm64 with
+/// its own line, downloading nothing again (osc's package cache).
+#[test]
+fn sigkill_during_an_emulated_build_then_two_packages() {
+    isolated!();
+    let started = Instant::now();
+    if !deb_build::prerequisites(&["aarch64"]) {
+        return;
+    }
+    become_subreaper();
+    let b = DebBuild::new(
+        &[
+            DebPackage::new("hello").sleep(600),
+            DebPackage::new("greet").fail_on("arm64"),
+        ],
+        &["aarch64"],
+    );
+    let (child, log) = start_for(&b, "hello", "aarch64", &["--clean"], "emulated");
+    wait_for(
+        "debian/rules sleeping under emulation",
+        Duration::from_secs(900),
+        &|| {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("sleeping 600 s")
+        },
+        &log,
+    );
+    let build = started.elapsed().as_secs_f64();
+    kill_and_check_for(&b, "aarch64", child, &log);
+    let downloads = b.server().served_all().len();
+    assert_eq!(downloads, b.root_packages[0].1);
+    b.replace_sources(&DebPackage::new("hello"));
+    next_build_for_succeeds(&b, "aarch64", &[]);
+    assert_eq!(
+        b.built_on("hello", "aarch64"),
+        "uname_m=aarch64\ndeb_arch=arm64\n"
+    );
+    let began = Instant::now();
+    let out = b
+        .build("greet", "aarch64", &[])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let greet = began.elapsed().as_secs_f64();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "greet built on arm64: {stdout}");
+    assert!(stdout.contains("failing on purpose on arm64"), "{stdout}");
+    assert_eq!(b.server().served_all().len(), downloads, "downloaded again");
+    common::remove_test_binfmt_entries();
+    eprintln!(
+        "TIME sigkill_during_an_emulated_build_then_two_packages: {:.1} s (killed after {build:.1} s, greet failed in {greet:.1} s)",
         started.elapsed().as_secs_f64()
     );
 }

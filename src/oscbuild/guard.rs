@@ -130,6 +130,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_root_whose_recorded_build_still_runs_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("Debian_12-aarch64");
+        let me = ProcessId::current().unwrap();
+        let record = running_file(&root);
+        std::fs::write(&record, format!("mnt:[1] pid:[1] owner={}", me.to_text())).unwrap();
+        let err = run(Path::new("/bin/true"), &[], &root, None, None).unwrap_err();
+        assert!(
+            err.to_string().contains("is in use by another build")
+                && err.to_string().contains(&format!("sudo kill {}", me.pid)),
+            "{err}"
+        );
+        assert!(record.exists(), "the running build's record was removed");
+        assert!(!root.exists());
+    }
+
+    #[test]
     fn the_record_lies_next_to_the_root() {
         assert_eq!(
             running_file(Path::new("/var/tmp/build-root/Debian_12-aarch64")),

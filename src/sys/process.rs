@@ -71,9 +71,13 @@ pub fn isolate(cmd: &mut Command) {
     isolate_with(cmd, true)
 }
 
-/// [`isolate`] without a process group of its own: the terminal's Ctrl-C still reaches
-/// the command's processes (other than its PID 1) as it did before, as osc expects of
-/// its build program.
+/// [`isolate`] without a process group of its own, for a command the terminal's Ctrl-C
+/// must still reach (osc's build program):
+///
+///   archbuild ── keeper (dies with archbuild, ignores SIGINT) ── init as PID 1 (dies
+///   with the keeper, reaps) ── cmd as PID 2 (dies with init) ── everything cmd starts
+///
+/// The command is not PID 1, which gets no signal it has no handler for.
 pub fn isolate_in_callers_group(cmd: &mut Command) {
     isolate_with(cmd, false)
 }
