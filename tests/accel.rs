@@ -162,6 +162,9 @@ fn the_handler_runs_listed_tools_natively_and_everything_else_under_qemu() {
         Tool {
             native: "/emul/x86_64-for-aarch64/bin/marker".into(),
             args: vec!["--sysroot=/".into()],
+            replace: Default::default(),
+            append: vec![],
+            emulate_if: vec![],
             identity: Identity::of_file(&gcc).unwrap(),
         },
     );
@@ -321,6 +324,9 @@ fn planning_bundle(dir: &Path) -> PathBuf {
         Tool {
             native: "/emul/x86_64-for-aarch64/usr/bin/aarch64-linux-gnu-gcc-12".into(),
             args: vec![],
+            replace: Default::default(),
+            append: vec![],
+            emulate_if: vec![],
             identity: Identity::of_bytes(b"gcc"),
         },
     );

@@ -90,6 +90,9 @@ pub fn make_manifest(
             Tool {
                 native: format!("{}{}", bundle_dir(target), pair.tool),
                 args: pair.args.clone(),
+                replace: BTreeMap::new(),
+                append: Vec::new(),
+                emulate_if: Vec::new(),
                 identity: pair.root.identity,
             },
         );
