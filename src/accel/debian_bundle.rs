@@ -299,6 +299,11 @@ pub const HEADER_SEARCH_ARGUMENTS: &[&str] = &[
     "-isysroot",
     "--sysroot",
     "-imultilib",
+    // Character set conversions other than glibc's built-in ones need gconv modules,
+    // which an x86_64 glibc looks for at the x86_64 path: not in a foreign root.
+    "-finput-charset",
+    "-fexec-charset",
+    "-fwide-exec-charset",
 ];
 
 /// The root's directories whose executables the bundle can stand in for.
@@ -348,6 +353,13 @@ pub fn manifest(
                 .iter()
                 .map(|a| a.to_string())
                 .collect();
+            if name == "cc1plus" {
+                // `-isystem` directories are not "C++-aware" as the standard ones are: the
+                // line markers of `-E` output carry flag 4 (implicit extern "C", inert on
+                // GNU/Linux) for the C++ headers. Compiles are identical; preprocessing
+                // alone stays emulated so that its output is too.
+                tool.emulate_if.push("-E".to_string());
+            }
         }
     }
     (manifest, refused)
@@ -509,6 +521,7 @@ mod tests {
             "/usr/lib/gcc/aarch64-linux-gnu/14/../../../../aarch64-linux-gnu/include"
         );
         assert!(cc1.emulate_if.contains(&"-nostdinc".to_string()));
+        assert!(!cc1.emulate_if.contains(&"-E".to_string()));
         assert_eq!(
             header_dirs_before_system("aarch64-linux-gnu", "14", true)[..2],
             [
@@ -521,6 +534,11 @@ mod tests {
             with_drivers.tools["/usr/bin/aarch64-linux-gnu-gcc-14"].args,
             ["--sysroot=/"]
         );
+        let with_cxx = |p: &str| p.ends_with("cc1plus") || in_bundle(p);
+        let (m, _) = manifest("aarch64", &toolchain, "14", &root, &with_cxx, false);
+        let cc1plus = &m.tools["/usr/libexec/gcc/aarch64-linux-gnu/14/cc1plus"];
+        assert!(cc1plus.emulate_if.contains(&"-E".to_string()));
+        assert_eq!(cc1plus.append[1], "/usr/include/c++/14");
     }
 
     #[test]

@@ -304,7 +304,14 @@ pub fn make(req: &Request) -> Result<Report> {
             &format!("dpkg-deb -x {}", deb.display()),
         )?;
     }
-    for docs in ["usr/share/doc", "usr/share/man", "usr/share/lintian"] {
+    // gconv: the bundle's glibc would look for its modules at the x86_64 path, which
+    // is not in the root; options that need them stay emulated (emulate_if).
+    for docs in [
+        "usr/share/doc",
+        "usr/share/man",
+        "usr/share/lintian",
+        "usr/lib/x86_64-linux-gnu/gconv",
+    ] {
         let _ = std::fs::remove_dir_all(partial.join(docs));
     }
 

@@ -32,3 +32,11 @@ int main(int argc, char **argv)
     say(stdout, "%s, %zu bytes, day %s\n", buf, strlen(buf), weekday(argc + 3));
     return 0;
 }
+
+/* Wide and UTF-16/32 literals: cc1 converts them with glibc's built-in converters. */
+#include <uchar.h>
+#include <wchar.h>
+const wchar_t *wide = L"wide \u00fc\u20ac";
+const char16_t *u16 = u"utf-16 \u00fc";
+const char32_t *u32 = U"utf-32 \U0001F600";
+size_t wide_length(void) { return wcslen(wide); }
