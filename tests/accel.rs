@@ -445,4 +445,31 @@ fn start_accel_plans_the_handlers_entry_and_the_bundle_and_accel_status_reads_th
         2
     );
     env.fails(&["accel", "status", "nosuch"], 1, "nosuch");
+
+    // make-bundle: an existing bundle is never overwritten, a root without dpkg gets one
+    // line saying so; neither leaves anything behind.
+    let existing = bundles.join("x86_64-for-aarch64");
+    let before = std::fs::read_to_string(existing.join("manifest.json")).unwrap();
+    env.fails(
+        &["accel", "make-bundle", "acc"],
+        1,
+        "already exists: remove it first",
+    );
+    assert_eq!(
+        std::fs::read_to_string(existing.join("manifest.json")).unwrap(),
+        before
+    );
+    let fresh = env.path().join("fresh-bundle");
+    env.fails(
+        &[
+            "accel",
+            "make-bundle",
+            "acc",
+            "--output",
+            fresh.to_str().unwrap(),
+        ],
+        1,
+        "is not a Debian root (no /var/lib/dpkg/status)",
+    );
+    assert!(!fresh.exists() && !fresh.with_extension("partial").exists());
 }

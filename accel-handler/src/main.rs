@@ -162,6 +162,7 @@ fn log(target: &str, path: &str, exec: &Exec) {
         .unwrap_or(0);
     let line = decision::log_line(now, std::process::id(), path, exec);
     let written = std::fs::OpenOptions::new()
+        .create(true)
         .append(true)
         .open(manifest::log_path(target))
         .and_then(|mut f| f.write_all(line.as_bytes()));

@@ -171,6 +171,12 @@ fn root_source(root: &Path) -> Result<Source> {
 
 /// The bundle's packages for the root (reads the root, fetches the index).
 pub fn plan(req: &Request) -> Result<(Source, BundlePlan)> {
+    if !req.root.join("var/lib/dpkg/status").is_file() {
+        bail!(
+            "{} is not a Debian root (no /var/lib/dpkg/status): make-bundle makes bundles from Debian's cross toolchains only",
+            req.root.display()
+        );
+    }
     let status = read_root_file(req.root, "/var/lib/dpkg/status")?;
     let source = root_source(req.root)?;
     need_tool("apt-get", "apt")?;
