@@ -446,12 +446,12 @@ fn start_accel_plans_the_handlers_entry_and_the_bundle_and_accel_status_reads_th
     );
     env.fails(&["accel", "status", "nosuch"], 1, "nosuch");
 
-    // make-bundle: an existing bundle is never overwritten, a root without dpkg gets one
+    // accel bundle: an existing bundle is never overwritten, a root without dpkg gets one
     // line saying so; neither leaves anything behind.
     let existing = bundles.join("x86_64-for-aarch64");
     let before = std::fs::read_to_string(existing.join("manifest.json")).unwrap();
     env.fails(
-        &["accel", "make-bundle", "acc"],
+        &["accel", "bundle", "acc"],
         1,
         "already exists: remove it first",
     );
@@ -463,7 +463,7 @@ fn start_accel_plans_the_handlers_entry_and_the_bundle_and_accel_status_reads_th
     env.fails(
         &[
             "accel",
-            "make-bundle",
+            "bundle",
             "acc",
             "--output",
             fresh.to_str().unwrap(),

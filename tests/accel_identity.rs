@@ -1,6 +1,6 @@
 //! Compiler identity: in a real Debian 13 arm64 root with gcc and g++ (bootstrapped with
 //! mmdebstrap from Debian's archive once, then restored from archbuild's pristine copy),
-//! `archbuild accel make-bundle` makes the bundle from Debian's cross toolchain of the
+//! `archbuild accel bundle` makes the bundle from Debian's cross toolchain of the
 //! root's gcc version, and the root's compiler run emulated and run accelerated (the
 //! real static handler, real binfmt_misc, qemu-user-static) gives byte-identical `.i`,
 //! `.s`, `.o`, linked programs (that run and print the same), `-E -dM`,
@@ -222,7 +222,7 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
     let bundle = env.path().join("bundles/x86_64-for-aarch64");
     let made: serde_json::Value = serde_json::from_str(&env.ok(&[
         "accel",
-        "make-bundle",
+        "bundle",
         "trixie",
         "--output",
         bundle.to_str().unwrap(),
@@ -472,14 +472,14 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
     let other = env.path().join("bundles/other");
     let out = env.run(&[
         "accel",
-        "make-bundle",
+        "bundle",
         "trixie",
         "--output",
         other.to_str().unwrap(),
     ]);
     common::assert_one_line_error(
         &out,
-        "make-bundle for another gcc version",
+        "accel bundle for another gcc version",
         1,
         &[
             "gcc-14-aarch64-linux-gnu is 14.2.0-19cross1, not built from the root's gcc-14 14.2.0-20",

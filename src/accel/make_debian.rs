@@ -173,7 +173,7 @@ fn root_source(root: &Path) -> Result<Source> {
 pub fn plan(req: &Request) -> Result<(Source, BundlePlan)> {
     if !req.root.join("var/lib/dpkg/status").is_file() {
         bail!(
-            "{} is not a Debian root (no /var/lib/dpkg/status): make-bundle makes bundles from Debian's cross toolchains only",
+            "{} is not a Debian root (no /var/lib/dpkg/status): accel bundle makes bundles from Debian's cross toolchains only",
             req.root.display()
         );
     }

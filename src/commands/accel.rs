@@ -1,6 +1,6 @@
 //! `archbuild accel status NAME [--json]`: a container's acceleration, its bundle's
 //! manifest, and the hits and fallbacks of the handler's log.
-//! `archbuild accel make-bundle NAME`: the arch's bundle from a Debian root's compiler.
+//! `archbuild accel bundle NAME`: the arch's bundle from a Debian root's compiler.
 
 use anyhow::Result;
 use serde::Serialize;
@@ -14,13 +14,13 @@ pub enum AccelCommand {
     Status(StatusArgs),
     /// Make the arch's bundle from Debian's cross toolchain of a Debian root's gcc version
     #[command(
-        after_help = "Examples:\n  archbuild accel make-bundle trixie-arm64\n  archbuild accel make-bundle trixie-arm64 --output /tmp/bundle --json"
+        after_help = "Examples:\n  archbuild accel bundle trixie-arm64\n  archbuild accel bundle trixie-arm64 --output /tmp/bundle --json"
     )]
-    MakeBundle(MakeBundleArgs),
+    Bundle(BundleArgs),
 }
 
 #[derive(Debug, clap::Args)]
-pub struct MakeBundleArgs {
+pub struct BundleArgs {
     /// Container name (a Debian root with gcc installed)
     pub name: String,
     /// The bundle directory (default: ARCHBUILD_ACCEL_BUNDLES or /var/lib/archbuild/accel, then x86_64-for-<qemu target>)
@@ -58,11 +58,11 @@ struct Report {
 pub fn run(cmd: AccelCommand) -> Result<()> {
     match cmd {
         AccelCommand::Status(args) => status_of(args),
-        AccelCommand::MakeBundle(args) => make_bundle(args),
+        AccelCommand::Bundle(args) => make_bundle(args),
     }
 }
 
-fn make_bundle(args: MakeBundleArgs) -> Result<()> {
+fn make_bundle(args: BundleArgs) -> Result<()> {
     names::validate(&args.name)?;
     let record = state::require(&args.name)?;
     let arch = arch::lookup(&record.arch)?;
