@@ -165,6 +165,7 @@ fn the_handler_runs_listed_tools_natively_and_everything_else_under_qemu() {
             replace: Default::default(),
             append: vec![],
             emulate_if: vec![],
+            unless_followed_by: vec![],
             identity: Identity::of_file(&gcc).unwrap(),
         },
     );
@@ -327,6 +328,7 @@ fn planning_bundle(dir: &Path) -> PathBuf {
             replace: Default::default(),
             append: vec![],
             emulate_if: vec![],
+            unless_followed_by: vec![],
             identity: Identity::of_bytes(b"gcc"),
         },
     );

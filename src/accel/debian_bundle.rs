@@ -360,6 +360,9 @@ pub fn manifest(
                 // alone stays emulated so that its output is too.
                 tool.emulate_if.push("-E".to_string());
             }
+            // armhf's driver always passes `-imultilib .`: the default directory adds
+            // nothing to the appended list; another one (`-m64` on i386) would.
+            tool.unless_followed_by = vec![["-imultilib".to_string(), ".".to_string()]];
         }
     }
     (manifest, refused)
@@ -522,6 +525,7 @@ mod tests {
         );
         assert!(cc1.emulate_if.contains(&"-nostdinc".to_string()));
         assert!(!cc1.emulate_if.contains(&"-E".to_string()));
+        assert_eq!(cc1.unless_followed_by, [["-imultilib", "."]]);
         assert_eq!(
             header_dirs_before_system("aarch64-linux-gnu", "14", true)[..2],
             [

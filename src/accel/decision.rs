@@ -171,6 +171,23 @@ pub struct Inputs<'a> {
     pub args: &'a [OsString],
 }
 
+/// The first argument matched by the tool's `emulate_if` and not excused by
+/// `unless_followed_by` (with the argument after it).
+fn refused_argument(tool: &super::manifest::Tool, args: &[OsString]) -> Option<String> {
+    args.iter().enumerate().find_map(|(i, a)| {
+        let a = a.to_string_lossy();
+        if !tool.emulate_if.iter().any(|p| a.starts_with(p.as_str())) {
+            return None;
+        }
+        let next = args.get(i + 1).map(|n| n.to_string_lossy());
+        let excused = tool
+            .unless_followed_by
+            .iter()
+            .any(|[arg, value]| *arg == a && next.as_deref() == Some(value.as_str()));
+        (!excused).then(|| a.into_owned())
+    })
+}
+
 /// Native tool or emulator for one exec.
 pub fn decide(inputs: &Inputs) -> Exec {
     let emulate = |why| Exec::Emulate { why };
@@ -195,11 +212,8 @@ pub fn decide(inputs: &Inputs) -> Exec {
     let Some(tool) = manifest.tools.get(path) else {
         return emulate(Why::NotListed);
     };
-    if let Some(arg) = inputs.args.iter().find(|a| {
-        let a = a.to_string_lossy();
-        tool.emulate_if.iter().any(|p| a.starts_with(p.as_str()))
-    }) {
-        return emulate(Why::Argument(arg.to_string_lossy().into_owned()));
+    if let Some(arg) = refused_argument(tool, inputs.args) {
+        return emulate(Why::Argument(arg));
     }
     match (inputs.identity)() {
         Err(e) => emulate(Why::UnreadableFile(e)),
@@ -286,7 +300,8 @@ mod tests {
                 args: vec!["--sysroot=/".into()],
                 replace: BTreeMap::from([("/root/plugin.so".into(), "/emul/x/plugin.so".into())]),
                 append: vec!["-isystem".into(), "/usr/include".into()],
-                emulate_if: vec!["-nostdinc".into()],
+                emulate_if: vec!["-nostdinc".into(), "-imultilib".into()],
+                unless_followed_by: vec![["-imultilib".into(), ".".into()]],
                 identity: Identity::of_bytes(b"gcc"),
             },
         );
@@ -372,6 +387,28 @@ mod tests {
         assert_eq!(
             why(nostdinc).to_string(),
             "argument -nostdinc++ is not reproduced by the native tool"
+        );
+        let with = |args: &[&str]| {
+            decide(&Inputs {
+                path: Ok(GCC),
+                target: "aarch64",
+                manifest: &found,
+                identity: &right,
+                enabled: true,
+                args: &os(args),
+            })
+        };
+        assert!(matches!(
+            with(&["-imultilib", ".", "x.c"]),
+            Exec::Native { .. }
+        ));
+        assert_eq!(
+            why(with(&["-imultilib", "64", "x.c"])),
+            Why::Argument("-imultilib".into())
+        );
+        assert_eq!(
+            why(with(&["x.c", "-imultilib"])),
+            Why::Argument("-imultilib".into())
         );
         for quiet in [Why::Disabled, Why::NoManifest, Why::NotListed] {
             assert!(!quiet.is_fallback(), "{quiet}");

@@ -161,6 +161,10 @@ pub struct Tool {
     /// the native tool cannot reproduce, e.g. `-nostdinc` against an appended list).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emulate_if: Vec<String>,
+    /// Exceptions to `emulate_if`: an argument followed by this value is fine
+    /// (`["-imultilib", "."]`: the default multilib directory changes nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unless_followed_by: Vec<[String; 2]>,
     /// The root's file this tool stands in for.
     pub identity: Identity,
 }
@@ -273,6 +277,7 @@ mod tests {
                 replace: BTreeMap::new(),
                 append: vec![],
                 emulate_if: vec![],
+                unless_followed_by: vec![],
                 identity: Identity::of_bytes(b"cc1"),
             },
         );
@@ -284,6 +289,7 @@ mod tests {
                 replace: BTreeMap::new(),
                 append: vec![],
                 emulate_if: vec![],
+                unless_followed_by: vec![],
                 identity: Identity {
                     size: 1_000_000,
                     fnv1a64_head_tail: 0x0123_4567_89ab_cdef,

@@ -93,6 +93,7 @@ pub fn make_manifest(
                 replace: BTreeMap::new(),
                 append: Vec::new(),
                 emulate_if: Vec::new(),
+                unless_followed_by: Vec::new(),
                 identity: pair.root.identity,
             },
         );

@@ -1,5 +1,6 @@
 /* libm, floating point, loops the vectorizer works on, a VLA under the stack protector
-   (Debian builds with -fstack-protector-strong), 128-bit integers. */
+   (Debian builds with -fstack-protector-strong), 128-bit integers where the target has
+   them (not on 32-bit arm). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,9 +20,15 @@ void saxpy(float *restrict y, const float *restrict x, float a, int n)
         y[i] = a * x[i] + y[i];
 }
 
-unsigned __int128 mulwide(uint64_t a, uint64_t b)
+#ifdef __SIZEOF_INT128__
+typedef unsigned __int128 wide_t;
+#else
+typedef uint64_t wide_t;
+#endif
+
+wide_t mulwide(uint64_t a, uint64_t b)
 {
-    return (unsigned __int128)a * b;
+    return (wide_t)a * b;
 }
 
 double vla_sum(int n)
@@ -41,7 +48,8 @@ int main(int argc, char **argv)
         y[i] = 1.0f;
     }
     saxpy(y, x, 0.5f, 16);
-    unsigned __int128 w = mulwide(0xfedcba9876543210ull, 0x123456789abcdefull);
-    printf("%.6f %.3f %llx\n", vla_sum(n), (double)y[15], (unsigned long long)(w >> 64));
+    wide_t w = mulwide(0xfedcba9876543210ull, 0x123456789abcdefull);
+    printf("%.6f %.3f %llx\n", vla_sum(n), (double)y[15],
+           (unsigned long long)(w >> (sizeof w > 8 ? 64 : 32)));
     return 0;
 }
