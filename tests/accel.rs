@@ -51,6 +51,18 @@ impl Drop for Registered {
     }
 }
 
+/// Unmounts the test's mounts (last first) before its directory is removed: declared
+/// after the directory, it is dropped before it, however the test ends.
+struct Mounted(Vec<PathBuf>);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        for target in self.0.iter().rev() {
+            let _ = Command::new("umount").arg(target).status();
+        }
+    }
+}
+
 fn register(handler: &Path) -> Registered {
     let aarch64 = archbuild::arch::lookup("aarch64").unwrap();
     let flags = Flags {
@@ -183,6 +195,11 @@ fn the_handler_runs_listed_tools_natively_and_everything_else_under_qemu() {
     let inside = root.join("emul/x86_64-for-aarch64");
     std::fs::create_dir_all(&inside).unwrap();
     std::fs::write(root.join("qemu-aarch64"), "").unwrap();
+    let _mounted = Mounted(vec![
+        inside.clone(),
+        inside.join("log"),
+        root.join("qemu-aarch64"),
+    ]);
     common::sh(&format!(
         "mount --bind {} {} && mount -o remount,bind,ro {1} && mount --bind {}/log {1}/log \
          && mount --bind /usr/bin/qemu-aarch64-static {} && mount -o remount,bind,ro {3}",

@@ -57,6 +57,18 @@ impl Drop for Registered {
     }
 }
 
+/// Unmounts the test's mounts (last first) before the test's directory is removed:
+/// declared after the `TestEnv`, it is dropped before it, however the test ends.
+struct Mounted(Vec<PathBuf>);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        for target in self.0.iter().rev() {
+            let _ = Command::new("umount").arg(target).status();
+        }
+    }
+}
+
 fn register(handler: &Path) -> Registered {
     let aarch64 = archbuild::arch::lookup("aarch64").unwrap();
     let flags = Flags {
@@ -275,6 +287,11 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
     std::fs::write(root.join("qemu-aarch64"), "").unwrap();
     let logs = env.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
+    let _mounted = Mounted(vec![
+        inside.clone(),
+        inside.join("log"),
+        root.join("qemu-aarch64"),
+    ]);
     common::sh(&format!(
         "mount --bind {b} {i} && mount -o remount,bind,ro {i} && mount --bind {l} {i}/log \
          && mount --bind /usr/bin/qemu-aarch64-static {q} && mount -o remount,bind,ro {q}",
