@@ -51,6 +51,18 @@ impl Drop for Registered {
     }
 }
 
+/// Unmounts the test's mounts (last first) before its directory is removed: declared
+/// after the directory, it is dropped before it, however the test ends.
+struct Mounted(Vec<PathBuf>);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        for target in self.0.iter().rev() {
+            let _ = Command::new("umount").arg(target).status();
+        }
+    }
+}
+
 fn register(handler: &Path) -> Registered {
     let aarch64 = archbuild::arch::lookup("aarch64").unwrap();
     let flags = Flags {
@@ -162,6 +174,10 @@ fn the_handler_runs_listed_tools_natively_and_everything_else_under_qemu() {
         Tool {
             native: "/emul/x86_64-for-aarch64/bin/marker".into(),
             args: vec!["--sysroot=/".into()],
+            replace: Default::default(),
+            append: vec![],
+            emulate_if: vec![],
+            unless_followed_by: vec![],
             identity: Identity::of_file(&gcc).unwrap(),
         },
     );
@@ -179,6 +195,11 @@ fn the_handler_runs_listed_tools_natively_and_everything_else_under_qemu() {
     let inside = root.join("emul/x86_64-for-aarch64");
     std::fs::create_dir_all(&inside).unwrap();
     std::fs::write(root.join("qemu-aarch64"), "").unwrap();
+    let _mounted = Mounted(vec![
+        inside.clone(),
+        inside.join("log"),
+        root.join("qemu-aarch64"),
+    ]);
     common::sh(&format!(
         "mount --bind {} {} && mount -o remount,bind,ro {1} && mount --bind {}/log {1}/log \
          && mount --bind /usr/bin/qemu-aarch64-static {} && mount -o remount,bind,ro {3}",
@@ -321,6 +342,10 @@ fn planning_bundle(dir: &Path) -> PathBuf {
         Tool {
             native: "/emul/x86_64-for-aarch64/usr/bin/aarch64-linux-gnu-gcc-12".into(),
             args: vec![],
+            replace: Default::default(),
+            append: vec![],
+            emulate_if: vec![],
+            unless_followed_by: vec![],
             identity: Identity::of_bytes(b"gcc"),
         },
     );
@@ -439,4 +464,31 @@ fn start_accel_plans_the_handlers_entry_and_the_bundle_and_accel_status_reads_th
         2
     );
     env.fails(&["accel", "status", "nosuch"], 1, "nosuch");
+
+    // accel bundle: an existing bundle is never overwritten, a root without dpkg gets one
+    // line saying so; neither leaves anything behind.
+    let existing = bundles.join("x86_64-for-aarch64");
+    let before = std::fs::read_to_string(existing.join("manifest.json")).unwrap();
+    env.fails(
+        &["accel", "bundle", "acc"],
+        1,
+        "already exists: remove it first",
+    );
+    assert_eq!(
+        std::fs::read_to_string(existing.join("manifest.json")).unwrap(),
+        before
+    );
+    let fresh = env.path().join("fresh-bundle");
+    env.fails(
+        &[
+            "accel",
+            "bundle",
+            "acc",
+            "--output",
+            fresh.to_str().unwrap(),
+        ],
+        1,
+        "is not a Debian root (no /var/lib/dpkg/status)",
+    );
+    assert!(!fresh.exists() && !fresh.with_extension("partial").exists());
 }

@@ -79,6 +79,7 @@ fn run() -> ! {
         manifest: &found,
         identity: &identity,
         enabled,
+        args: &inv.args,
     });
     let path = canonical
         .clone()
@@ -87,9 +88,14 @@ fn run() -> ! {
         Exec::Native {
             ref program,
             ref args,
+            ref replace,
+            ref append,
         } => {
             log(target, &path, &exec);
-            let error = execv(program.as_ref(), &decision::native_argv(args, &inv));
+            let error = execv(
+                program.as_ref(),
+                &decision::native_argv(args, replace, append, &inv),
+            );
             Why::NativeFailed(format!("{program}: {error}"))
         }
         Exec::Emulate { why } => why,
@@ -156,6 +162,7 @@ fn log(target: &str, path: &str, exec: &Exec) {
         .unwrap_or(0);
     let line = decision::log_line(now, std::process::id(), path, exec);
     let written = std::fs::OpenOptions::new()
+        .create(true)
         .append(true)
         .open(manifest::log_path(target))
         .and_then(|mut f| f.write_all(line.as_bytes()));

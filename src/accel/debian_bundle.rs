@@ -1,7 +1,7 @@
-//! The Debian bundle, as plain data (the maker that downloads and copies is not written
-//! yet): which cross packages of which version stand in for a root's compiler, and how
-//! each copied ELF file is made self-contained (its interpreter and DT_RPATH rewritten
-//! onto the bundle's own loader and libraries, paths as seen inside the root).
+//! The Debian bundle, as plain data (`make_debian` applies it): which cross packages of
+//! which version stand in for a root's compiler, how each copied ELF file is made
+//! self-contained (its interpreter and DT_RPATH rewritten onto the bundle's own loader
+//! and libraries, paths as seen inside the root), and the bundle's manifest.
 
 use super::manifest::bundle_dir;
 
@@ -126,26 +126,100 @@ pub struct Relocation {
     /// The new PT_INTERP (executables only), a path inside the root.
     pub interpreter: Option<String>,
     /// The new DT_RPATH (forced, so LD_LIBRARY_PATH of a build cannot pull the root's
-    /// foreign libraries in), a path inside the root.
+    /// foreign libraries in), paths inside the root.
     pub rpath: String,
 }
 
-/// Where the bundle keeps its own x86_64 loader and libraries, relative to its top.
+/// Where the bundle keeps its own x86_64 loader, relative to its top.
 pub const LIB_DIR: &str = "lib";
 /// The loader's file name in [`LIB_DIR`].
 pub const LOADER: &str = "ld-linux-x86-64.so.2";
 
-/// The relocation of each copied ELF file of a bundle for qemu target `target`;
-/// `files` are (path relative to the bundle's top, has PT_INTERP).
-pub fn relocations(target: &str, files: &[(String, bool)]) -> Vec<Relocation> {
-    let lib = format!("{}/{LIB_DIR}", bundle_dir(target));
+/// glibc's own libraries (of package libc6): they need only the loader, and are left
+/// as Debian built them.
+fn glibc_library(name: &str) -> bool {
+    const GLIBC: &[&str] = &[
+        "ld-linux-x86-64.so",
+        "libc.so",
+        "libm.so",
+        "libmvec.so",
+        "libpthread.so",
+        "libdl.so",
+        "librt.so",
+        "libresolv.so",
+        "libanl.so",
+        "libutil.so",
+        "libBrokenLocale.so",
+        "libthread_db.so",
+        "libnss_",
+        "libc_malloc_debug.so",
+        "libmemusage.so",
+        "libpcprofile.so",
+        "libnsl.so",
+        "libcrypt.so",
+        "libSegFault.so",
+        "libaudit",
+    ];
+    GLIBC.iter().any(|g| name.starts_with(g))
+}
+
+/// An x86_64 ELF file copied into the bundle, relative to its top.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleElf {
+    pub file: String,
+    /// Has PT_INTERP and is not a shared library (libc.so.6 has one too).
+    pub executable: bool,
+}
+
+impl BundleElf {
+    fn name(&self) -> &str {
+        self.file.rsplit('/').next().unwrap_or(&self.file)
+    }
+
+    fn shared_library(&self) -> bool {
+        self.name().contains(".so")
+    }
+}
+
+/// The bundle's library directories (relative): the loader's, then every directory
+/// holding a shared library.
+pub fn library_dirs(files: &[BundleElf]) -> Vec<String> {
+    let mut dirs = vec![LIB_DIR.to_string()];
+    let mut rest: Vec<String> = files
+        .iter()
+        .filter(|f| f.shared_library())
+        .filter_map(|f| f.file.rsplit_once('/').map(|(d, _)| d.to_string()))
+        .filter(|d| d != LIB_DIR)
+        .collect();
+    rest.sort();
+    rest.dedup();
+    dirs.extend(rest);
+    dirs
+}
+
+/// The relocation of each copied ELF file of a bundle for qemu target `target`:
+/// executables get the bundle's loader and a forced DT_RPATH of `lib_dirs`, shared
+/// libraries (plugins included) the DT_RPATH; the loader and glibc stay as they are.
+pub fn relocations(target: &str, files: &[BundleElf], lib_dirs: &[String]) -> Vec<Relocation> {
+    let top = bundle_dir(target);
+    let rpath = lib_dirs
+        .iter()
+        .map(|d| format!("{top}/{d}"))
+        .collect::<Vec<_>>()
+        .join(":");
     files
         .iter()
-        .filter(|(file, _)| !file.ends_with(LOADER))
-        .map(|(file, executable)| Relocation {
-            file: file.clone(),
-            interpreter: executable.then(|| format!("{lib}/{LOADER}")),
-            rpath: lib.clone(),
+        .filter(|f| {
+            if f.shared_library() {
+                !glibc_library(f.name())
+            } else {
+                f.executable
+            }
+        })
+        .map(|f| Relocation {
+            file: f.file.clone(),
+            interpreter: (!f.shared_library()).then(|| format!("{top}/{LIB_DIR}/{LOADER}")),
+            rpath: rpath.clone(),
         })
         .collect()
 }
@@ -163,6 +237,144 @@ pub fn patchelf_args(r: &Relocation, host_path: &str) -> Vec<String> {
         host_path.to_string(),
     ]);
     args
+}
+
+/// Where the root's driver finds the LTO plugin it hands to `ld` (the root's aarch64
+/// one), and the bundle's x86_64 plugin of the same version, as seen inside the root.
+pub fn lto_plugin_replacement(
+    target: &str,
+    triplet: &str,
+    major: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let native = format!(
+        "{}/usr/libexec/gcc-cross/{triplet}/{major}/liblto_plugin.so",
+        bundle_dir(target)
+    );
+    ["/usr/libexec/gcc", "/usr/lib/gcc"]
+        .iter()
+        .map(|dir| {
+            (
+                format!("{dir}/{triplet}/{major}/liblto_plugin.so"),
+                native.clone(),
+            )
+        })
+        .collect()
+}
+
+/// The header directories the root's own gcc-`major` searches before the system's
+/// (`/usr/include/<triplet>`, `/usr/include`), in GCC's order and nonexistent ones
+/// included, as the native compiler has them, for C or C++. The cross cc1 has the
+/// cross layout compiled in (`/usr/lib/gcc-cross/...`, `/usr/<triplet>/include/c++`,
+/// none of them in the root) followed by the same two system directories, so these are
+/// appended as `-isystem`: after the build's own `-isystem` directories and before the
+/// cross cc1's standard ones, which is the native order. (`-nostdinc` would also drop
+/// the implicit `stdc-predef.h`.)
+pub fn header_dirs_before_system(triplet: &str, major: &str, cxx: bool) -> Vec<String> {
+    let gcc = format!("/usr/lib/gcc/{triplet}/{major}");
+    let mut dirs = Vec::new();
+    if cxx {
+        dirs.extend([
+            format!("/usr/include/c++/{major}"),
+            format!("/usr/include/{triplet}/c++/{major}"),
+            format!("/usr/include/c++/{major}/backward"),
+        ]);
+    }
+    dirs.extend([
+        format!("{gcc}/include"),
+        format!("/usr/local/include/{triplet}"),
+        "/usr/local/include".to_string(),
+        format!("{gcc}/include-fixed/{triplet}"),
+        format!("{gcc}/include-fixed"),
+        format!("{gcc}/../../../../{triplet}/include"),
+    ]);
+    dirs
+}
+
+/// Arguments of the root's compiler that change the header search list in ways the
+/// appended list cannot follow: with one of them, cc1 stays emulated.
+pub const HEADER_SEARCH_ARGUMENTS: &[&str] = &[
+    "-nostdinc",
+    "-iprefix",
+    "-iwithprefix",
+    "-isysroot",
+    "--sysroot",
+    "-imultilib",
+    // Character set conversions other than glibc's built-in ones need gconv modules,
+    // which an x86_64 glibc looks for at the x86_64 path: not in a foreign root.
+    "-finput-charset",
+    "-fexec-charset",
+    "-fwide-exec-charset",
+];
+
+/// The root's directories whose executables the bundle can stand in for.
+pub fn root_tool_dirs(triplet: &str, major: &str) -> Vec<String> {
+    vec![
+        "/usr/bin".to_string(),
+        format!("/usr/lib/gcc/{triplet}/{major}"),
+        format!("/usr/libexec/gcc/{triplet}/{major}"),
+    ]
+}
+
+/// The manifest of a Debian bundle: the root's files (canonical paths, regular files of
+/// [`root_tool_dirs`]) paired with the cross tools the bundle has (`in_bundle`: paths
+/// inside the bundle's tree). Compiler drivers stay emulated unless `drivers`: the cross
+/// driver's compiled-in search paths are not the root's (`-print-search-dirs`,
+/// `-print-prog-name`, the C++ headers), while the programs it runs (cc1, cc1plus, as,
+/// ld, ...) are handed every path by the root's own driver. `ld` gets the bundle's LTO
+/// plugin in place of the root's.
+pub fn manifest(
+    target: &str,
+    toolchain: &super::manifest::Toolchain,
+    major: &str,
+    root_files: &[super::plan::RootFile],
+    in_bundle: &dyn Fn(&str) -> bool,
+    drivers: bool,
+) -> (super::manifest::Manifest, Vec<super::plan::Refusal>) {
+    let triplet = toolchain.triplet.as_str();
+    let pairs: Vec<super::plan::Pair> =
+        super::plan::pairs(root_files, &|p| super::plan::debian_tool(triplet, major, p))
+            .into_iter()
+            .filter(|p| in_bundle(&p.tool))
+            .filter(|p| drivers || p.args.is_empty() && !is_gcc_wrapper(&p.root.path))
+            .collect();
+    let (mut manifest, refused) = super::plan::make_manifest(target, toolchain, &pairs);
+    let replace = lto_plugin_replacement(target, triplet, major);
+    for (path, tool) in manifest.tools.iter_mut() {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if name.starts_with(&format!("{triplet}-ld")) || name == "collect2" {
+            tool.replace = replace.clone();
+        }
+        if name == "cc1" || name == "cc1plus" {
+            tool.append = header_dirs_before_system(triplet, major, name == "cc1plus")
+                .into_iter()
+                .flat_map(|d| ["-isystem".to_string(), d])
+                .collect();
+            tool.emulate_if = HEADER_SEARCH_ARGUMENTS
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
+            if name == "cc1plus" {
+                // `-isystem` directories are not "C++-aware" as the standard ones are: the
+                // line markers of `-E` output carry flag 4 (implicit extern "C", inert on
+                // GNU/Linux) for the C++ headers. Compiles are identical; preprocessing
+                // alone stays emulated so that its output is too.
+                tool.emulate_if.push("-E".to_string());
+            }
+            // armhf's driver always passes `-imultilib .`: the default directory adds
+            // nothing to the appended list; another one (`-m64` on i386) would.
+            tool.unless_followed_by = vec![["-imultilib".to_string(), ".".to_string()]];
+        }
+    }
+    (manifest, refused)
+}
+
+/// `gcc-ar-14` and friends: drivers too (they run the root's `ar` with the root's
+/// plugin path), left with the other drivers.
+fn is_gcc_wrapper(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    ["-gcc-ar-", "-gcc-nm-", "-gcc-ranlib-"]
+        .iter()
+        .any(|w| name.contains(w))
 }
 
 #[cfg(test)]
@@ -193,22 +405,49 @@ mod tests {
 
     #[test]
     fn every_copied_elf_gets_the_bundles_loader_and_a_forced_rpath() {
+        let elf = |file: &str, executable: bool| BundleElf {
+            file: file.to_string(),
+            executable,
+        };
         let files = vec![
-            (
-                "usr/lib/gcc-cross/aarch64-linux-gnu/12/cc1".to_string(),
-                true,
+            elf("usr/libexec/gcc-cross/aarch64-linux-gnu/12/cc1", true),
+            elf("usr/lib/x86_64-linux-gnu/libmpfr.so.6.2.1", false),
+            elf(
+                "usr/libexec/gcc-cross/aarch64-linux-gnu/12/liblto_plugin.so",
+                false,
             ),
-            ("lib/libmpfr.so.6".to_string(), false),
-            (format!("lib/{LOADER}"), false),
+            elf(&format!("lib/{LOADER}"), false),
+            elf("usr/lib/x86_64-linux-gnu/libc.so.6", true),
+            elf("usr/lib/x86_64-linux-gnu/libm.so.6", false),
         ];
-        let r = relocations("aarch64", &files);
-        assert_eq!(r.len(), 2, "the loader itself is left as it is");
+        let dirs = library_dirs(&files);
+        assert_eq!(
+            dirs,
+            [
+                "lib",
+                "usr/lib/x86_64-linux-gnu",
+                "usr/libexec/gcc-cross/aarch64-linux-gnu/12"
+            ]
+        );
+        let r = relocations("aarch64", &files, &dirs[..2]);
+        let patched: Vec<&str> = r.iter().map(|r| r.file.as_str()).collect();
+        assert_eq!(
+            patched,
+            [
+                "usr/libexec/gcc-cross/aarch64-linux-gnu/12/cc1",
+                "usr/lib/x86_64-linux-gnu/libmpfr.so.6.2.1",
+                "usr/libexec/gcc-cross/aarch64-linux-gnu/12/liblto_plugin.so",
+            ],
+            "the loader and glibc are left as they are"
+        );
         assert_eq!(
             r[0].interpreter.as_deref(),
             Some("/emul/x86_64-for-aarch64/lib/ld-linux-x86-64.so.2")
         );
         assert_eq!(r[1].interpreter, None);
-        assert_eq!(r[1].rpath, "/emul/x86_64-for-aarch64/lib");
+        let rpath =
+            "/emul/x86_64-for-aarch64/lib:/emul/x86_64-for-aarch64/usr/lib/x86_64-linux-gnu";
+        assert_eq!(r[1].rpath, rpath);
         assert_eq!(
             patchelf_args(&r[0], "/b/cc1"),
             [
@@ -216,7 +455,7 @@ mod tests {
                 "/emul/x86_64-for-aarch64/lib/ld-linux-x86-64.so.2",
                 "--force-rpath",
                 "--set-rpath",
-                "/emul/x86_64-for-aarch64/lib",
+                rpath,
                 "/b/cc1"
             ]
         );
@@ -224,6 +463,86 @@ mod tests {
             patchelf_args(&r[1], "/b/lib/libmpfr.so.6")[..2],
             ["--force-rpath", "--set-rpath"]
         );
+    }
+
+    #[test]
+    fn the_manifest_maps_the_programs_the_roots_driver_runs_and_ld_gets_the_bundles_plugin() {
+        use super::super::manifest::{Identity, Toolchain};
+        use super::super::plan::RootFile;
+        let t = "aarch64-linux-gnu";
+        let root: Vec<RootFile> = [
+            "/usr/bin/aarch64-linux-gnu-gcc-14",
+            "/usr/bin/aarch64-linux-gnu-gcc-ar-14",
+            "/usr/bin/aarch64-linux-gnu-as",
+            "/usr/bin/aarch64-linux-gnu-ld.bfd",
+            "/usr/bin/aarch64-linux-gnu-gprof",
+            "/usr/bin/ls",
+            "/usr/libexec/gcc/aarch64-linux-gnu/14/cc1",
+            "/usr/libexec/gcc/aarch64-linux-gnu/14/cc1plus",
+            "/usr/libexec/gcc/aarch64-linux-gnu/14/collect2",
+            "/usr/libexec/gcc/aarch64-linux-gnu/14/lto1",
+        ]
+        .iter()
+        .map(|p| RootFile {
+            path: p.to_string(),
+            identity: Identity::of_bytes(p.as_bytes()),
+        })
+        .collect();
+        let toolchain = Toolchain {
+            distribution: "debian".into(),
+            version: "14.2.0-19".into(),
+            triplet: t.into(),
+        };
+        // No g++ in the bundle: cc1plus stays emulated.
+        let in_bundle = |p: &str| !p.ends_with("cc1plus");
+        let (m, refused) = manifest("aarch64", &toolchain, "14", &root, &in_bundle, false);
+        assert!(refused.is_empty());
+        let keys: Vec<&str> = m.tools.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "/usr/bin/aarch64-linux-gnu-as",
+                "/usr/bin/aarch64-linux-gnu-ld.bfd",
+                "/usr/libexec/gcc/aarch64-linux-gnu/14/cc1",
+                "/usr/libexec/gcc/aarch64-linux-gnu/14/collect2",
+                "/usr/libexec/gcc/aarch64-linux-gnu/14/lto1",
+            ]
+        );
+        let ld = &m.tools["/usr/bin/aarch64-linux-gnu-ld.bfd"];
+        assert_eq!(
+            ld.replace["/usr/libexec/gcc/aarch64-linux-gnu/14/liblto_plugin.so"],
+            "/emul/x86_64-for-aarch64/usr/libexec/gcc-cross/aarch64-linux-gnu/14/liblto_plugin.so"
+        );
+        assert!(m.tools["/usr/bin/aarch64-linux-gnu-as"].replace.is_empty());
+        let cc1 = &m.tools["/usr/libexec/gcc/aarch64-linux-gnu/14/cc1"];
+        assert_eq!(
+            cc1.append[..2],
+            ["-isystem", "/usr/lib/gcc/aarch64-linux-gnu/14/include"]
+        );
+        assert_eq!(
+            cc1.append.last().unwrap(),
+            "/usr/lib/gcc/aarch64-linux-gnu/14/../../../../aarch64-linux-gnu/include"
+        );
+        assert!(cc1.emulate_if.contains(&"-nostdinc".to_string()));
+        assert!(!cc1.emulate_if.contains(&"-E".to_string()));
+        assert_eq!(cc1.unless_followed_by, [["-imultilib", "."]]);
+        assert_eq!(
+            header_dirs_before_system("aarch64-linux-gnu", "14", true)[..2],
+            [
+                "/usr/include/c++/14",
+                "/usr/include/aarch64-linux-gnu/c++/14"
+            ]
+        );
+        let (with_drivers, _) = manifest("aarch64", &toolchain, "14", &root, &in_bundle, true);
+        assert_eq!(
+            with_drivers.tools["/usr/bin/aarch64-linux-gnu-gcc-14"].args,
+            ["--sysroot=/"]
+        );
+        let with_cxx = |p: &str| p.ends_with("cc1plus") || in_bundle(p);
+        let (m, _) = manifest("aarch64", &toolchain, "14", &root, &with_cxx, false);
+        let cc1plus = &m.tools["/usr/libexec/gcc/aarch64-linux-gnu/14/cc1plus"];
+        assert!(cc1plus.emulate_if.contains(&"-E".to_string()));
+        assert_eq!(cc1plus.append[1], "/usr/include/c++/14");
     }
 
     #[test]

@@ -96,9 +96,17 @@ pub enum Why {
     NotListed,
     UnusableManifest(String),
     UnresolvedPath(String),
-    WrongTarget { manifest: String, binary: String },
+    WrongTarget {
+        manifest: String,
+        binary: String,
+    },
     UnreadableFile(String),
-    Mismatch { made_for: Identity, found: Identity },
+    Mismatch {
+        made_for: Identity,
+        found: Identity,
+    },
+    /// An original argument the native tool cannot honour the same way.
+    Argument(String),
     NativeFailed(String),
 }
 
@@ -126,6 +134,7 @@ impl std::fmt::Display for Why {
                 "the root's file changed: the tool was made for {made_for}, found {found}"
             ),
             Why::NativeFailed(e) => write!(f, "the native tool could not be executed: {e}"),
+            Why::Argument(a) => write!(f, "argument {a} is not reproduced by the native tool"),
         }
     }
 }
@@ -137,6 +146,10 @@ pub enum Exec {
         program: String,
         /// Arguments before the original ones.
         args: Vec<String>,
+        /// Original arguments replaced where they occur whole.
+        replace: std::collections::BTreeMap<String, String>,
+        /// Arguments after the original ones.
+        append: Vec<String>,
     },
     Emulate {
         why: Why,
@@ -154,6 +167,25 @@ pub struct Inputs<'a> {
     pub identity: &'a dyn Fn() -> Result<Identity, String>,
     /// The kill switch's verdict ([`enabled`]).
     pub enabled: bool,
+    /// The original arguments (checked against the tool's `emulate_if`).
+    pub args: &'a [OsString],
+}
+
+/// The first argument matched by the tool's `emulate_if` and not excused by
+/// `unless_followed_by` (with the argument after it).
+fn refused_argument(tool: &super::manifest::Tool, args: &[OsString]) -> Option<String> {
+    args.iter().enumerate().find_map(|(i, a)| {
+        let a = a.to_string_lossy();
+        if !tool.emulate_if.iter().any(|p| a.starts_with(p.as_str())) {
+            return None;
+        }
+        let next = args.get(i + 1).map(|n| n.to_string_lossy());
+        let excused = tool
+            .unless_followed_by
+            .iter()
+            .any(|[arg, value]| *arg == a && next.as_deref() == Some(value.as_str()));
+        (!excused).then(|| a.into_owned())
+    })
 }
 
 /// Native tool or emulator for one exec.
@@ -180,6 +212,9 @@ pub fn decide(inputs: &Inputs) -> Exec {
     let Some(tool) = manifest.tools.get(path) else {
         return emulate(Why::NotListed);
     };
+    if let Some(arg) = refused_argument(tool, inputs.args) {
+        return emulate(Why::Argument(arg));
+    }
     match (inputs.identity)() {
         Err(e) => emulate(Why::UnreadableFile(e)),
         Ok(found) if found != tool.identity => emulate(Why::Mismatch {
@@ -189,6 +224,8 @@ pub fn decide(inputs: &Inputs) -> Exec {
         Ok(_) => Exec::Native {
             program: tool.native.clone(),
             args: tool.args.clone(),
+            replace: tool.replace.clone(),
+            append: tool.append.clone(),
         },
     }
 }
@@ -206,11 +243,23 @@ pub fn emulator_argv(emulator: &str, inv: &Invocation) -> Vec<OsString> {
     argv
 }
 
-/// The native tool's argv: the original argv[0], the tool's own arguments, the rest.
-pub fn native_argv(args_before: &[String], inv: &Invocation) -> Vec<OsString> {
+/// The native tool's argv: the original argv[0], the tool's own arguments, the rest
+/// (each replaced when `replace` lists it whole), then `append`.
+pub fn native_argv(
+    args_before: &[String],
+    replace: &std::collections::BTreeMap<String, String>,
+    append: &[String],
+    inv: &Invocation,
+) -> Vec<OsString> {
     let mut argv = vec![inv.argv0.clone()];
     argv.extend(args_before.iter().map(OsString::from));
-    argv.extend(inv.args.iter().cloned());
+    argv.extend(inv.args.iter().map(|a| {
+        a.to_str()
+            .and_then(|a| replace.get(a))
+            .map(OsString::from)
+            .unwrap_or_else(|| a.clone())
+    }));
+    argv.extend(append.iter().map(OsString::from));
     argv
 }
 
@@ -249,6 +298,10 @@ mod tests {
             Tool {
                 native: "/emul/x86_64-for-aarch64/usr/bin/aarch64-linux-gnu-gcc-12".into(),
                 args: vec!["--sysroot=/".into()],
+                replace: BTreeMap::from([("/root/plugin.so".into(), "/emul/x/plugin.so".into())]),
+                append: vec!["-isystem".into(), "/usr/include".into()],
+                emulate_if: vec!["-nostdinc".into(), "-imultilib".into()],
+                unless_followed_by: vec![["-imultilib".into(), ".".into()]],
                 identity: Identity::of_bytes(b"gcc"),
             },
         );
@@ -267,6 +320,7 @@ mod tests {
             manifest: found,
             identity: &|| identity.clone(),
             enabled,
+            args: &[],
         })
     }
 
@@ -280,6 +334,8 @@ mod tests {
             Exec::Native {
                 program: "/emul/x86_64-for-aarch64/usr/bin/aarch64-linux-gnu-gcc-12".into(),
                 args: vec!["--sysroot=/".into()],
+                replace: BTreeMap::from([("/root/plugin.so".into(), "/emul/x/plugin.so".into())]),
+                append: vec!["-isystem".into(), "/usr/include".into()],
             }
         );
     }
@@ -320,6 +376,40 @@ mod tests {
         other.target = "arm".into();
         let wrong = why(run(Ok(GCC), &Found::Manifest(other), right(), true));
         assert!(matches!(wrong, Why::WrongTarget { .. }));
+        let nostdinc = decide(&Inputs {
+            path: Ok(GCC),
+            target: "aarch64",
+            manifest: &found,
+            identity: &right,
+            enabled: true,
+            args: &os(&["-c", "-nostdinc++", "x.cc"]),
+        });
+        assert_eq!(
+            why(nostdinc).to_string(),
+            "argument -nostdinc++ is not reproduced by the native tool"
+        );
+        let with = |args: &[&str]| {
+            decide(&Inputs {
+                path: Ok(GCC),
+                target: "aarch64",
+                manifest: &found,
+                identity: &right,
+                enabled: true,
+                args: &os(args),
+            })
+        };
+        assert!(matches!(
+            with(&["-imultilib", ".", "x.c"]),
+            Exec::Native { .. }
+        ));
+        assert_eq!(
+            why(with(&["-imultilib", "64", "x.c"])),
+            Why::Argument("-imultilib".into())
+        );
+        assert_eq!(
+            why(with(&["x.c", "-imultilib"])),
+            Why::Argument("-imultilib".into())
+        );
         for quiet in [Why::Disabled, Why::NoManifest, Why::NotListed] {
             assert!(!quiet.is_fallback(), "{quiet}");
         }
@@ -346,8 +436,16 @@ mod tests {
             os(&["/qemu-aarch64", "-0", "cc", "/usr/bin/cc", "-c", "x.c"])
         );
         assert_eq!(
-            native_argv(&["--sysroot=/".into()], &inv),
+            native_argv(&["--sysroot=/".into()], &BTreeMap::new(), &[], &inv),
             os(&["cc", "--sysroot=/", "-c", "x.c"])
+        );
+        let replace = BTreeMap::from([("x.c".to_string(), "y.c".to_string())]);
+        let plugin =
+            parse_argv(&os(&["h", "/usr/bin/ld", "ld", "-plugin", "x.c", "x.c=1"])).unwrap();
+        assert_eq!(
+            native_argv(&[], &replace, &["-z".into()], &plugin),
+            os(&["ld", "-plugin", "y.c", "x.c=1", "-z"]),
+            "whole arguments only"
         );
         // No arguments at all, and too short an argv.
         let bare = parse_argv(&os(&["h", "/bin/true", "true"])).unwrap();
@@ -383,7 +481,9 @@ mod tests {
             GCC,
             &Exec::Native {
                 program: "/emul/x".into(),
-                args: vec![]
+                args: vec![],
+                replace: BTreeMap::new(),
+                append: vec![],
             }
         )
         .starts_with("5 7 hit "));

@@ -149,6 +149,22 @@ pub struct Tool {
     /// Arguments put before the original ones (e.g. `--sysroot=/`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+    /// Arguments replaced where they occur whole (the root's aarch64 LTO plugin that the
+    /// root's driver hands to `ld` -> the bundle's x86_64 one).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub replace: BTreeMap<String, String>,
+    /// Arguments put after the original ones (the root compiler's header search list
+    /// for a cross cc1: `-isystem` options keep their order after the build's own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub append: Vec<String>,
+    /// Emulate when an original argument starts with one of these (options whose effect
+    /// the native tool cannot reproduce, e.g. `-nostdinc` against an appended list).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emulate_if: Vec<String>,
+    /// Exceptions to `emulate_if`: an argument followed by this value is fine
+    /// (`["-imultilib", "."]`: the default multilib directory changes nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unless_followed_by: Vec<[String; 2]>,
     /// The root's file this tool stands in for.
     pub identity: Identity,
 }
@@ -258,6 +274,10 @@ mod tests {
                 native: "/emul/x86_64-for-aarch64/usr/lib/gcc-cross/aarch64-linux-gnu/12/cc1"
                     .into(),
                 args: vec![],
+                replace: BTreeMap::new(),
+                append: vec![],
+                emulate_if: vec![],
+                unless_followed_by: vec![],
                 identity: Identity::of_bytes(b"cc1"),
             },
         );
@@ -266,6 +286,10 @@ mod tests {
             Tool {
                 native: "/emul/x86_64-for-aarch64/usr/bin/aarch64-linux-gnu-gcc-12".into(),
                 args: vec!["--sysroot=/".into()],
+                replace: BTreeMap::new(),
+                append: vec![],
+                emulate_if: vec![],
+                unless_followed_by: vec![],
                 identity: Identity {
                     size: 1_000_000,
                     fnv1a64_head_tail: 0x0123_4567_89ab_cdef,

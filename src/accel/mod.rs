@@ -4,8 +4,10 @@
 //! binary in accel-handler/).
 
 pub mod debian_bundle;
+pub mod debian_index;
 pub mod decision;
 pub mod host;
+pub mod make_debian;
 pub mod manifest;
 pub mod plan;
 pub mod status;

@@ -90,6 +90,10 @@ pub fn make_manifest(
             Tool {
                 native: format!("{}{}", bundle_dir(target), pair.tool),
                 args: pair.args.clone(),
+                replace: BTreeMap::new(),
+                append: Vec::new(),
+                emulate_if: Vec::new(),
+                unless_followed_by: Vec::new(),
                 identity: pair.root.identity,
             },
         );

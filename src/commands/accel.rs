@@ -1,16 +1,37 @@
 //! `archbuild accel status NAME [--json]`: a container's acceleration, its bundle's
 //! manifest, and the hits and fallbacks of the handler's log.
+//! `archbuild accel bundle NAME`: the arch's bundle from a Debian root's compiler.
 
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::accel::{host, manifest, status};
+use crate::accel::{host, make_debian, manifest, status};
 use crate::{arch, names, state, text_table};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AccelCommand {
     /// Show a container's acceleration: manifest, hits and fallbacks
     Status(StatusArgs),
+    /// Make the arch's bundle from Debian's cross toolchain of a Debian root's gcc version
+    #[command(
+        after_help = "Examples:\n  archbuild accel bundle trixie-arm64\n  archbuild accel bundle trixie-arm64 --output /tmp/bundle --json"
+    )]
+    Bundle(BundleArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BundleArgs {
+    /// Container name (a Debian root with gcc installed)
+    pub name: String,
+    /// The bundle directory (default: ARCHBUILD_ACCEL_BUNDLES or /var/lib/archbuild/accel, then x86_64-for-<qemu target>)
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<std::path::PathBuf>,
+    /// Also run the compiler drivers natively (their compiled-in search paths differ from the root's)
+    #[arg(long)]
+    pub drivers: bool,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -37,7 +58,49 @@ struct Report {
 pub fn run(cmd: AccelCommand) -> Result<()> {
     match cmd {
         AccelCommand::Status(args) => status_of(args),
+        AccelCommand::Bundle(args) => make_bundle(args),
     }
+}
+
+fn make_bundle(args: BundleArgs) -> Result<()> {
+    names::validate(&args.name)?;
+    let record = state::require(&args.name)?;
+    let arch = arch::lookup(&record.arch)?;
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| host::bundle_on_host(arch));
+    let cache = crate::settings::cache_dir().join("accel");
+    let report = make_debian::make(&make_debian::Request {
+        root: &record.location,
+        deb_arch: arch.deb,
+        target: arch.qemu,
+        output: &output,
+        cache: &cache,
+        drivers: args.drivers,
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "bundle {} for {} ({} {} {}): {} tools, {} packages ({} downloaded), {} ELF files relocated, {:.1} MB, {:.1} s",
+        report.bundle.display(),
+        args.name,
+        report.toolchain.distribution,
+        report.toolchain.triplet,
+        report.toolchain.version,
+        report.tools.len(),
+        report.packages.len(),
+        report.downloaded,
+        report.patched,
+        report.bytes as f64 / 1e6,
+        report.seconds
+    );
+    for tool in &report.tools {
+        println!("  {tool}");
+    }
+    Ok(())
 }
 
 fn status_of(args: StatusArgs) -> Result<()> {
