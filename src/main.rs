@@ -1,6 +1,7 @@
 use clap::Parser;
 
 fn main() {
+    archbuild::sys::signals::default_sigpipe();
     let cli = match archbuild::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

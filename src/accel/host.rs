@@ -23,6 +23,23 @@ pub fn log_dir_on_host(name: &str) -> PathBuf {
     settings::state_dir().join("accel-logs").join(name)
 }
 
+/// Make the handler log of container `name`: the directory, and the file writable by
+/// every user (the handler runs as whoever execs, e.g. abuild in a build chroot, and
+/// appends one line per fallback; only root reads it back).
+pub fn prepare_log(name: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = log_dir_on_host(name);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let log = dir.join("handler.log");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .and_then(|_| std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o622)))
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", log.display()))
+}
+
 /// The handler: `ARCHBUILD_ACCEL_HANDLER`, else `archbuild-accel` beside this program,
 /// else `/usr/libexec/archbuild/archbuild-accel`.
 pub fn handler_candidates() -> Vec<PathBuf> {

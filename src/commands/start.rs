@@ -104,9 +104,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     super::require_root("archbuild start")?;
     if record.accel {
-        let log_dir = crate::accel::host::log_dir_on_host(&record.name);
-        std::fs::create_dir_all(&log_dir)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", log_dir.display()))?;
+        crate::accel::host::prepare_log(&record.name)?;
     }
     match container::start(&record)? {
         Started::AlreadyRunning => {

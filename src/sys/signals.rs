@@ -141,3 +141,10 @@ pub fn with_sigint_ignored<T>(f: impl FnOnce() -> T) -> T {
     unsafe { libc::sigaction(libc::SIGINT, &old, std::ptr::null_mut()) };
     result
 }
+
+/// SIGPIPE back to its default: a closed pipe on stdout (`archbuild ... | head -1`) ends
+/// archbuild quietly, as it ends other command-line tools, instead of a panic in
+/// `println!` (Rust ignores SIGPIPE by default).
+pub fn default_sigpipe() {
+    set_handler(libc::SIGPIPE, libc::SIG_DFL, 0);
+}
