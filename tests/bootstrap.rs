@@ -827,7 +827,12 @@ fn kill_bootstrap_when(
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
-    child.wait().unwrap();
+    let status = child.wait().unwrap();
+    if status.success() {
+        // the step ended, and the bootstrap with it, between the look and the kill
+        eprintln!("NOTE: {what}: the bootstrap finished before the kill reached it");
+        return false;
+    }
     // The backend's whole process tree ends with archbuild (its PID namespace dies
     // with it), so nothing goes on writing into the root.
     let killed = Instant::now();

@@ -253,14 +253,17 @@ fn as_a_user_osc_gets_sudo_then_build_cmd() {
         "argv=-A http://127.0.0.1:9 build Debian_12 aarch64 --clean"
     );
     assert_eq!(record[1], "uid=65534");
-    // --watch=PID:START: archbuild build, whose end ends the build
+    // --started=FILE: made when the build program starts (the package cache is free
+    // then); --watch=PID:START: archbuild build, whose end ends the build
     assert!(
-        record[3].starts_with(&format!("OSC_SU_WRAPPER=sudo {exe} build-cmd --watch="))
+        record[3].starts_with(&format!("OSC_SU_WRAPPER=sudo {exe} build-cmd --started=/"))
+            && record[3].contains("/started --watch=")
             && record[3].ends_with(" --"),
         "{record:?}"
     );
     assert!(
-        record[6].starts_with(&format!("sudo={exe} build-cmd --watch=")),
+        record[6].starts_with(&format!("sudo={exe} build-cmd --started=/"))
+            && record[6].contains("/started --watch="),
         "{record:?}"
     );
 }
@@ -314,7 +317,8 @@ fn build_runs_natively_shielded_under_archbuilds_binfmt_entry() {
     let exe = common::archbuild_bin().display().to_string();
     let record = case.record();
     assert!(
-        record[3].starts_with(&format!("OSC_SU_WRAPPER={exe} build-cmd --watch="))
+        record[3].starts_with(&format!("OSC_SU_WRAPPER={exe} build-cmd --started=/"))
+            && record[3].contains("/started --watch=")
             && record[3].ends_with(" --"),
         "{record:?}"
     );
