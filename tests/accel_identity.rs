@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use archbuild::binfmt::{Entry, Flags, Matcher};
+use common::accel::{handler, register_marked, Mounted, Registered};
 
 const MARKER: u8 = b'I';
 
@@ -27,64 +27,8 @@ const MARKER: u8 = b'I';
 /// clash protection and branch protection paths of the compiler are compared too.
 const CFLAGS: &str = "-g -O2 -fstack-protector-strong -fstack-clash-protection -Wformat -Werror=format-security -mbranch-protection=standard";
 
-fn handler() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let out = Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/accel-handler/build-static"
-    ))
-    .arg("--target-dir")
-    .arg(target.join("accel-static"))
-    .env("CARGO", env!("CARGO"))
-    .output()
-    .expect("run accel-handler/build-static");
-    assert!(
-        out.status.success(),
-        "building the handler failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
-
-/// Removes the test's binfmt entry however the test ends.
-struct Registered(String);
-
-impl Drop for Registered {
-    fn drop(&mut self) {
-        let _ = std::fs::write(format!("/proc/sys/fs/binfmt_misc/{}", self.0), "-1");
-    }
-}
-
-/// Unmounts the test's mounts (last first) before the test's directory is removed:
-/// declared after the `TestEnv`, it is dropped before it, however the test ends.
-struct Mounted(Vec<PathBuf>);
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        for target in self.0.iter().rev() {
-            let _ = Command::new("umount").arg(target).status();
-        }
-    }
-}
-
 fn register(handler: &Path) -> Registered {
-    let aarch64 = archbuild::arch::lookup("aarch64").unwrap();
-    let flags = Flags {
-        fix_binary: true,
-        preserve_argv0: true,
-        ..Flags::default()
-    };
-    let mut entry = Entry::for_arch(aarch64, handler, flags)
-        .renamed(&format!("{}accel-identity", common::unique_binfmt_prefix()));
-    if let Matcher::Magic { magic, mask, .. } = &mut entry.matcher {
-        magic[15] = MARKER;
-        assert_eq!(mask.as_ref().unwrap()[15], 0xff);
-    }
-    std::fs::write("/proc/sys/fs/binfmt_misc/register", entry.register_line())
-        .expect("register the test's binfmt entry");
-    Registered(entry.name)
+    register_marked(handler, "accel-identity", MARKER)
 }
 
 /// Put the marker into every aarch64 executable of the root (not into shared

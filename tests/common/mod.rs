@@ -7,6 +7,7 @@
 //! only damage the throwaway namespace, never the machine's /proc, /dev or /sys.
 #![allow(dead_code)]
 
+pub mod accel;
 pub mod deb_build;
 pub mod obs_server;
 
