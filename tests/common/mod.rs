@@ -64,7 +64,14 @@ pub fn reexec_isolated(test_name: &str) -> bool {
         .arg("mount --make-rshared / && exec \"$@\"")
         .arg("sh")
         .arg(&exe)
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        // --include-ignored: the parent already chose to run it (bench/ runs ignored ones)
+        .args([
+            name,
+            "--exact",
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(INSIDE, "1")
         .status()
         .expect("run unshare");
