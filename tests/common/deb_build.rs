@@ -586,6 +586,13 @@ pub struct DebBuild {
     server: BuildServer,
 }
 
+impl Drop for DebBuild {
+    /// The binfmt entries archbuild's build-cmd registered for this test go with it.
+    fn drop(&mut self) {
+        super::remove_own_binfmt_entries();
+    }
+}
+
 impl DebBuild {
     /// Set it all up, inside `isolated!` (call [`prerequisites`] first). `obs_arches`
     /// are the arches served (and listed in the project meta, with x86_64).

@@ -130,6 +130,20 @@ pub fn remove_test_binfmt_entries() {
     }
 }
 
+/// Remove the binfmt entries this test process made (through the archbuild it ran:
+/// `ARCHBUILD_BINFMT_PREFIX` is [`unique_binfmt_prefix`]).
+pub fn remove_own_binfmt_entries() {
+    let prefix = unique_binfmt_prefix();
+    let Ok(entries) = std::fs::read_dir("/proc/sys/fs/binfmt_misc") else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::write(e.path(), "-1");
+        }
+    }
+}
+
 /// Remove the binfmt entries of earlier test processes that died without their `Drop`
 /// (a killed test run): `archbuild-test<PID>-...` whose PID is gone.
 pub fn remove_stale_test_binfmt_entries() {
