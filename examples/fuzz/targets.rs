@@ -127,22 +127,18 @@ fn build_results(b: &[u8]) {
         let local: Vec<_> = results
             .iter()
             .take(8)
-            .map(|r| archbuild::batch::outcome::CellOutcome {
-                cell: archbuild::matrix::Cell {
-                    package: r.package.clone(),
-                    flavor: None,
-                    repository: r.repository.clone(),
-                    arch: r.arch.clone(),
-                },
-                checkout: PathBuf::from("/fuzz"),
-                code: archbuild::batch::outcome::Code::Failed,
-                rule: r.details.clone().unwrap_or_default(),
-                exit_status: None,
-                duration: None,
-                log: None,
-                artifacts: vec![],
-                rpmlint: None,
-                lintian: None,
+            .map(|r| {
+                archbuild::batch::outcome::CellOutcome::unbuilt(
+                    &archbuild::matrix::Cell {
+                        package: r.package.clone(),
+                        flavor: None,
+                        repository: r.repository.clone(),
+                        arch: r.arch.clone(),
+                    },
+                    Path::new("/fuzz"),
+                    archbuild::batch::outcome::Code::Failed,
+                    r.details.clone().unwrap_or_default(),
+                )
             })
             .collect();
         for c in archbuild::batch::obs_result::compare(&local, &results) {
