@@ -264,10 +264,12 @@ pub fn native_argv(
 }
 
 /// Where the handler looks for the emulator, in order: archbuild's read-only binding
-/// inside every container, then the host's usual places (a chroot of the host).
+/// inside every container, the one inside an accelerated build root (beside the
+/// bundle), then the host's usual places (a chroot of the host).
 pub fn emulator_candidates(target: &str) -> Vec<String> {
     vec![
         format!("/qemu-{target}"),
+        format!("/emul/qemu-{target}"),
         format!("/usr/bin/qemu-{target}-static"),
         format!("/usr/bin/qemu-{target}"),
     ]
@@ -453,7 +455,7 @@ mod tests {
         assert!(parse_argv(&os(&["h", "/bin/true"]))
             .unwrap_err()
             .contains("P flag"));
-        assert_eq!(emulator_candidates("arm")[0], "/qemu-arm");
+        assert_eq!(emulator_candidates("arm")[..2], ["/qemu-arm", "/emul/qemu-arm"]);
     }
 
     #[test]
