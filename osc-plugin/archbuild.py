@@ -44,7 +44,10 @@ usage:
     osc archbuild --all [DIR...] [archbuild batch options...] [-- osc build options...]
 
 Everything after REPOSITORY ARCH is handed to `osc build` unchanged, so every
-`osc build` option works (see `osc help build`); put them after ARCH.
+`osc build` option works (see `osc help build`); put them after ARCH. The one
+exception is --accel, archbuild's own: native x86_64 compilers and binutils from
+the arch's acceleration bundle run where the build root's are the ones they were
+made for (`archbuild build --help`).
 
 With --all, every repository x arch that OBS would build for the package (see
 `archbuild check --plan`) is built, in parallel, by `archbuild batch`; everything
@@ -55,6 +58,7 @@ examples:
     osc archbuild openSUSE_Factory_ARM armv7l
     osc archbuild openSUSE_Tumbleweed aarch64 --clean -j 4
     osc archbuild Debian_12 aarch64 mypkg.dsc --keep-pkgs=../out
+    osc archbuild Debian_13 aarch64 --accel --clean
     osc archbuild --all -a aarch64 -a armv7l -j 2 -- --clean
 
 environment:
@@ -136,6 +140,10 @@ def _archbuild_command(apiurl, positional):
     cmd += [repository, arch]
     if descr is not None:
         cmd.append(descr)
+    # archbuild's own option: osc build has no --accel
+    if "--accel" in options:
+        options = [o for o in options if o != "--accel"]
+        cmd.append("--accel")
     cmd.append("--")
     cmd += options
     return cmd

@@ -40,6 +40,9 @@ pub fn prepare_log(name: &str) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", log.display()))
 }
 
+/// The handler's file name, wherever it is installed.
+pub const HANDLER_NAME: &str = "archbuild-accel";
+
 /// The handler: `ARCHBUILD_ACCEL_HANDLER`, else `archbuild-accel` beside this program,
 /// else `/usr/libexec/archbuild/archbuild-accel`.
 pub fn handler_candidates() -> Vec<PathBuf> {
@@ -51,7 +54,7 @@ pub fn handler_candidates() -> Vec<PathBuf> {
         .ok()
         .and_then(|e| e.parent().map(Path::to_path_buf))
     {
-        candidates.push(dir.join("archbuild-accel"));
+        candidates.push(dir.join(HANDLER_NAME));
     }
     candidates.push(PathBuf::from("/usr/libexec/archbuild/archbuild-accel"));
     candidates

@@ -111,6 +111,11 @@ pub fn decide(s: &Situation, emulator: &dyn Fn() -> Result<Emulator>) -> Result<
                 && usability(e) == Usability::Works
         });
     let reason = match winner(s.table, s.arch) {
+        Some(live) if is_accel_handler(&live.entry.interpreter) => format!(
+            "entry '{}' runs the acceleration handler {}, which needs qemu inside the root (a build root or chroot has none)",
+            live.entry.name,
+            live.entry.interpreter.display()
+        ),
         Some(live) => match usability(live) {
             Usability::Works if own_missing => format!(
                 "archbuild keeps its own entry beside '{}' (ARCHBUILD_BINFMT_OWN_ONLY)",
@@ -137,6 +142,13 @@ pub fn decide(s: &Situation, emulator: &dyn Fn() -> Result<Emulator>) -> Result<
         entry: own_entry(s.arch, &emulator()?.path),
         reason,
     })
+}
+
+/// Is `interpreter` archbuild's acceleration handler (by its file name)?
+pub fn is_accel_handler(interpreter: &Path) -> bool {
+    interpreter
+        .file_name()
+        .is_some_and(|n| n == crate::accel::host::HANDLER_NAME)
 }
 
 /// The entry archbuild registers for an accelerated `arch`: the same match and flags
@@ -227,6 +239,27 @@ pub fn decide_now(arch: &Arch, requested: Option<&Path>) -> Result<Action> {
     )
 }
 
+/// Before an accelerated container is entered or an accelerated build starts: make the
+/// entry the kernel picks for `arch` the acceleration handler `handler`.
+pub fn ensure_accel(arch: &Arch, handler: &Path) -> Result<Ensured> {
+    let _table = crate::locks::binfmt()?;
+    let native = arch.is_native_on(crate::arch::host()?);
+    let table = if native {
+        Vec::new()
+    } else {
+        table::ensure_mounted()?;
+        table::read_table()?
+    };
+    let situation = Situation {
+        arch,
+        native,
+        table: &table,
+        requested: None,
+        own_only: crate::settings::binfmt_own_only(),
+    };
+    apply(&decide_accel(&situation, handler), arch)
+}
+
 /// Before a container of `arch` starts or is entered: make sure the entry the kernel
 /// will pick for it works inside a container (systemd-binfmt may have flushed the table
 /// since), registering archbuild's own `FP` entry when it does not.
@@ -278,6 +311,28 @@ mod tests {
         ];
         assert_eq!(winner(&table, arm).unwrap().entry.name, "newer");
         assert!(winner(&table, crate::arch::lookup("s390x").unwrap()).is_none());
+    }
+
+    #[test]
+    fn a_plain_build_replaces_the_acceleration_handler_with_qemu() {
+        // the handler execs qemu from inside the root; a build root has none
+        let arm = crate::arch::lookup("armv7l").unwrap();
+        let table = [live(
+            arm,
+            "archbuild-arm",
+            true,
+            "FP",
+            "/usr/libexec/archbuild/archbuild-accel",
+        )];
+        match decide(&situation(arm, &table), &fake_emulator).unwrap() {
+            Action::Register { entry, reason } => {
+                assert_eq!(entry.interpreter, Path::new("/usr/bin/qemu-arm-static"));
+                assert!(reason.contains("acceleration handler"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(is_accel_handler(Path::new("/x/archbuild-accel")));
+        assert!(!is_accel_handler(Path::new("/usr/bin/qemu-arm-static")));
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub struct RunArgs {
     /// The osc program, with interpreter words if needed (default: osc on PATH)
     #[arg(long, value_name = "PROGRAM")]
     pub osc: Option<String>,
+    /// Accelerate the emulated cells (`archbuild build --accel`)
+    #[arg(long)]
+    pub accel: bool,
     /// Directory for the build roots, one per cell
     #[arg(long, value_name = "DIR", default_value = "/var/tmp/build-root")]
     pub build_root_dir: PathBuf,
@@ -102,6 +105,9 @@ impl RunArgs {
                 build_args.push(flag.to_string());
                 build_args.push(v);
             }
+        }
+        if self.accel {
+            build_args.push("--accel".to_string());
         }
         Ok(Request {
             checkouts,

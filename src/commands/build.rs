@@ -45,6 +45,10 @@ pub struct Args {
     /// The osc program, with interpreter words if needed (default: osc on PATH)
     #[arg(long, value_name = "PROGRAM")]
     pub osc: Option<String>,
+    /// Run the native x86_64 tools of the arch's acceleration bundle (`archbuild accel
+    /// bundle`) in the build root where its files are the ones they were made for
+    #[arg(long)]
+    pub accel: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -62,6 +66,7 @@ pub fn run(args: Args) -> Result<()> {
         oscrc: args.oscrc,
         osc: args.osc,
         cwd,
+        accel: args.accel,
     };
     match run::build(&request)? {
         0 => Ok(()),

@@ -13,6 +13,9 @@ pub struct Args {
     /// The `archbuild build` (PID:START) whose end ends the build
     #[arg(long, hide = true, value_name = "PID:START")]
     pub watch: Option<String>,
+    /// Accelerate the build (`archbuild build --accel`)
+    #[arg(long, hide = true)]
+    pub accel: bool,
     /// osc's build-cmd and its arguments
     #[arg(last = true, value_name = "BUILD_CMD_AND_ARGS")]
     pub argv: Vec<String>,
@@ -23,6 +26,7 @@ pub fn run(args: Args) -> Result<()> {
         &args.argv,
         args.started.as_deref(),
         args.watch.as_deref(),
+        args.accel,
     )? {
         0 => Ok(()),
         code => Err(ExitStatus(code).into()),

@@ -152,7 +152,11 @@ fn prepare_enter(
     }
     let arch = record_arch(record)?;
     let host = arch::host()?;
-    crate::binfmt::ensure(arch, record.emulator.as_deref())?;
+    if record.accel && !arch.is_native_on(host) {
+        crate::binfmt::policy::ensure_accel(arch, &crate::accel::host::find_handler()?)?;
+    } else {
+        crate::binfmt::ensure(arch, record.emulator.as_deref())?;
+    }
     let user = spec.identity.user_name();
     let edits = root::account_edits(&record.location, &user)?;
     root::apply_edits(&edits)

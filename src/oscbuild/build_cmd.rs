@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 
 use crate::arch;
 use crate::binfmt;
-use crate::oscbuild::{call, guard};
+use crate::oscbuild::{accel_root, call, guard};
 use crate::settings;
 use crate::sys::process::ProcessId;
 use crate::sys::shield;
@@ -50,7 +50,12 @@ fn mark_started(marker: &Path) {
 /// Run osc's build program for `argv`; `started` is the file to make when it starts
 /// (`archbuild build` then frees the package cache); `watch` is the `archbuild build`
 /// that started osc (`PID:START`, from the su-wrapper): the build ends when it ends.
-pub fn run(argv: &[String], started: Option<&Path>, watch: Option<&str>) -> Result<i32> {
+pub fn run(
+    argv: &[String],
+    started: Option<&Path>,
+    watch: Option<&str>,
+    accel: bool,
+) -> Result<i32> {
     let call = call::parse(argv)?;
     if !crate::user::is_root() {
         bail!(
@@ -81,13 +86,19 @@ pub fn run(argv: &[String], started: Option<&Path>, watch: Option<&str>) -> Resu
         // native: obs-build as osc asked (a control call such as `--kill` at once)
         return match root {
             Some(root) => {
-                let code = guard::run(&program, &args, &root, None, watch)?;
+                let code = guard::run(&program, &args, &root, None, watch, None)?;
                 explained(code, &root, &call.args)
             }
             None => match shield::exec(&program, &args)? {},
         };
     };
-    binfmt::ensure(target, None)?;
+    let accel = match (&root, accel) {
+        (Some(root), true) => Some(Accelerated::begin(target, root)?),
+        _ => {
+            binfmt::ensure(target, None)?;
+            None
+        }
+    };
     let binfmt_misc = settings::binfmt_misc_dir();
     let read_only = call::shielded(&binfmt_misc, &|p: &Path| p.exists());
     eprintln!(
@@ -108,10 +119,61 @@ pub fn run(argv: &[String], started: Option<&Path>, watch: Option<&str>) -> Resu
                 read_only,
                 register,
             };
-            let code = guard::run(&program, &args, &root, Some(shield), watch)?;
-            explained(code, &root, &call.args)
+            let steps = match &accel {
+                Some(a) => Some(accel_root::steps(&root, target, &a.parts)?),
+                None => None,
+            };
+            let code = guard::run(&program, &args, &root, Some(shield), watch, steps);
+            if let Some(a) = accel {
+                a.end(target);
+            }
+            explained(code?, &root, &call.args)
         }
         None => match shield::exec_shielded(&program, &args, &read_only, Some(&register))? {},
+    }
+}
+
+/// An accelerated build while it runs: its parts, and its share of the arch's
+/// acceleration lock (the last accelerated build of the arch to end puts qemu back as
+/// the arch's binfmt interpreter, so no other root depends on the handler afterwards).
+struct Accelerated {
+    parts: accel_root::Parts,
+    _share: crate::sys::lock::FileLock,
+}
+
+fn accel_lock(arch: &arch::Arch) -> std::path::PathBuf {
+    settings::lock_dir().join(format!("accel-{}.lock", arch.qemu))
+}
+
+impl Accelerated {
+    fn begin(arch: &'static arch::Arch, root: &Path) -> Result<Accelerated> {
+        let parts = accel_root::prepare(arch, root)?;
+        let share = crate::sys::lock::shared(&accel_lock(arch))?;
+        binfmt::policy::ensure_accel(arch, &parts.handler)?;
+        eprintln!(
+            "archbuild: accelerated: {} native tools from {} where the build root's files are the ones they were made for; the handler's log is {}/handler.log",
+            parts.tools,
+            parts.bundle.display(),
+            parts.log_dir.display()
+        );
+        Ok(Accelerated {
+            parts,
+            _share: share,
+        })
+    }
+
+    fn end(self, arch: &arch::Arch) {
+        drop(self._share);
+        let last = crate::sys::lock::try_exclusive(&accel_lock(arch));
+        if let Ok(Some(_alone)) = last {
+            if let Err(e) = binfmt::ensure(arch, None) {
+                eprintln!(
+                    "archbuild: warning: cannot put qemu back as the {} interpreter: {}",
+                    arch.obs,
+                    crate::error::one_line(&e)
+                );
+            }
+        }
     }
 }
 

@@ -43,6 +43,7 @@ pub fn run(
     root: &Path,
     shield: Option<Shield>,
     watch: Option<ProcessId>,
+    accel: Option<Vec<crate::sys::namespace::Step>>,
 ) -> Result<i32> {
     let record = running_file(root);
     if let Some(owner) = process::recorded_owner_alive(&record) {
@@ -80,6 +81,15 @@ pub fn run(
     isolate_in_callers_group(&mut cmd);
     if let Some(shield) = shield {
         protect_before_exec(&mut cmd, shield);
+    }
+    if let Some(steps) = accel {
+        if !root.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .create(root)
+                .with_context(|| format!("cannot create the build root {}", root.display()))?;
+        }
+        super::accel_root::mount_when_set_up(&mut cmd, root, steps)?;
     }
     let mut child = cmd
         .spawn()
@@ -136,7 +146,7 @@ mod tests {
         let me = ProcessId::current().unwrap();
         let record = running_file(&root);
         std::fs::write(&record, format!("mnt:[1] pid:[1] owner={}", me.to_text())).unwrap();
-        let err = run(Path::new("/bin/true"), &[], &root, None, None).unwrap_err();
+        let err = run(Path::new("/bin/true"), &[], &root, None, None, None).unwrap_err();
         assert!(
             err.to_string().contains("is in use by another build")
                 && err.to_string().contains(&format!("sudo kill {}", me.pid)),

@@ -14,6 +14,7 @@
 //! target arch, what to shield). `run` starts osc; `build_cmd` runs the build program;
 //! `namespace` is the only kernel-facing part.
 
+pub mod accel_root;
 pub mod build_cmd;
 pub mod call;
 pub mod command;

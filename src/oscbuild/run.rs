@@ -30,6 +30,8 @@ pub struct Request {
     pub osc: Option<String>,
     /// The checkout directory.
     pub cwd: PathBuf,
+    /// Run native tools of the arch's acceleration bundle in the build root.
+    pub accel: bool,
 }
 
 /// Who osc runs as: None for the caller itself, else the account to switch to.
@@ -161,6 +163,25 @@ pub fn build(req: &Request) -> Result<i32> {
     } else {
         "native arch, no emulation".to_string()
     };
+    let accel = req.accel && foreign;
+    let emulation = if accel {
+        // checked before osc runs: a missing part is one line, not a failed build later
+        let parts = super::accel_root::find(arch, None)?;
+        format!(
+            "{emulation}, accelerated by {} ({} native tools from {})",
+            parts.handler.display(),
+            parts.tools,
+            parts.bundle.display()
+        )
+    } else {
+        if req.accel {
+            eprintln!(
+                "archbuild: {} is native on this host: --accel has nothing to accelerate",
+                arch.obs
+            );
+        }
+        emulation
+    };
     let as_root = match &switch_to {
         Some(u) => u.uid.is_root(),
         None => nix::unistd::geteuid().is_root(),
@@ -176,10 +197,13 @@ pub fn build(req: &Request) -> Result<i32> {
     let exe = std::env::current_exe().context("cannot tell where archbuild is installed")?;
     let marker_dir = MarkerDir::new()?;
     let marker = marker_dir.marker();
-    let su_wrapper = watched_su_wrapper(&command::with_build_cmd_option(
+    let mut su_wrapper = watched_su_wrapper(&command::with_build_cmd_option(
         &command::su_wrapper(wrapper.as_deref(), as_root, &exe)?,
         &format!("--started={}", marker.display()),
     ));
+    if accel {
+        su_wrapper = command::with_build_cmd_option(&su_wrapper, "--accel");
+    }
     let (options, staging) = stage_keep_pkgs(&req.options, &co.dir, switch_to.as_ref())?;
     let osc_build = command::OscBuild {
         osc,

@@ -14,14 +14,8 @@ pub struct FileLock {
     _lock: Flock<File>,
 }
 
-/// Take the exclusive lock on `path` (made if missing), waiting while another process
-/// holds it. `on_wait` runs once when the wait begins; `check` runs while waiting and
-/// ends the wait with its error (an interruption).
-pub fn exclusive(
-    path: &Path,
-    on_wait: &mut dyn FnMut(),
-    check: &dyn Fn() -> Result<()>,
-) -> Result<FileLock> {
+/// Open the lock file `path`, making it (and its directory) when missing.
+fn open_lock_file(path: &Path) -> Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -32,11 +26,42 @@ pub fn exclusive(
         .open(path);
     // a lock file another user made (root's, in a packager's directory) is locked
     // through a read-only descriptor: flock needs no write access
-    let mut file = match opened {
+    match opened {
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => File::open(path),
         other => other,
     }
-    .with_context(|| format!("cannot open the lock {}", path.display()))?;
+    .with_context(|| format!("cannot open the lock {}", path.display()))
+}
+
+/// Take a shared lock on `path` (made if missing), waiting while someone holds it
+/// exclusively.
+pub fn shared(path: &Path) -> Result<FileLock> {
+    let file = open_lock_file(path)?;
+    Flock::lock(file, FlockArg::LockShared)
+        .map(|lock| FileLock { _lock: lock })
+        .map_err(|(_, e)| e)
+        .with_context(|| format!("cannot lock {}", path.display()))
+}
+
+/// The exclusive lock on `path` if nobody holds it in any way now, else None.
+pub fn try_exclusive(path: &Path) -> Result<Option<FileLock>> {
+    let file = open_lock_file(path)?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(Some(FileLock { _lock: lock })),
+        Err((_, Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+}
+
+/// Take the exclusive lock on `path` (made if missing), waiting while another process
+/// holds it. `on_wait` runs once when the wait begins; `check` runs while waiting and
+/// ends the wait with its error (an interruption).
+pub fn exclusive(
+    path: &Path,
+    on_wait: &mut dyn FnMut(),
+    check: &dyn Fn() -> Result<()>,
+) -> Result<FileLock> {
+    let mut file = open_lock_file(path)?;
     let mut told = false;
     loop {
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {

@@ -28,6 +28,11 @@ pub enum Call {
     Chdir(CString),
     /// `pivot_root(new_root, put_old)`.
     PivotRoot { new_root: CString, put_old: CString },
+    /// `mkdir(path, mode)`; an existing directory (not a symlink to one) is fine.
+    MakeDir { path: CString, mode: libc::mode_t },
+    /// An empty file as a mount point: `open(path, O_CREAT|O_NOFOLLOW)`; an existing
+    /// regular file is fine.
+    MakeFile { path: CString },
 }
 
 /// A path as a C string (paths never hold NUL bytes; a name that does is refused).
@@ -76,6 +81,29 @@ impl Syscalls for Kernel {
                 Call::PivotRoot { new_root, put_old } => {
                     libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) as i32
                 }
+                Call::MakeDir { path, mode } => {
+                    let rc = libc::mkdir(path.as_ptr(), *mode);
+                    if rc != 0 && Errno::last() == Errno::EEXIST {
+                        is_kind(path, libc::S_IFDIR)
+                    } else {
+                        rc
+                    }
+                }
+                Call::MakeFile { path } => {
+                    let fd = libc::open(
+                        path.as_ptr(),
+                        libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                        0o644,
+                    );
+                    if fd >= 0 {
+                        libc::close(fd);
+                        0
+                    } else if Errno::last() == Errno::ELOOP {
+                        -1
+                    } else {
+                        is_kind(path, libc::S_IFREG)
+                    }
+                }
             }
         };
         if rc == 0 {
@@ -83,6 +111,18 @@ impl Syscalls for Kernel {
         } else {
             Err(Errno::last())
         }
+    }
+}
+
+/// 0 when `path` itself (not a symlink's target) is of `kind` (`S_IFDIR`, ...), else -1
+/// with errno EEXIST (async-signal-safe).
+unsafe fn is_kind(path: &CStr, kind: libc::mode_t) -> libc::c_int {
+    let mut st: libc::stat = std::mem::zeroed();
+    if libc::lstat(path.as_ptr(), &mut st) == 0 && st.st_mode & libc::S_IFMT == kind {
+        0
+    } else {
+        *libc::__errno_location() = libc::EEXIST;
+        -1
     }
 }
 
@@ -169,6 +209,8 @@ impl fmt::Debug for Call {
             Call::PivotRoot { new_root, put_old } => {
                 write!(f, "pivot_root({}, {})", show(new_root), show(put_old))
             }
+            Call::MakeDir { path, mode } => write!(f, "mkdir({}, {mode:o})", show(path)),
+            Call::MakeFile { path } => write!(f, "open({}, O_CREAT|O_NOFOLLOW)", show(path)),
         }
     }
 }

@@ -21,6 +21,11 @@ PASS_THROUGH = [
         id="build-descr",
     ),
     pytest.param(
+        ["Debian_13", "aarch64", "--clean", "--accel", "-j", "2"],
+        ["Debian_13", "aarch64", "--accel", "--", "--clean", "-j", "2"],
+        id="accel",
+    ),
+    pytest.param(
         ["openSUSE_Tumbleweed", "aarch64", "--clean", "-j", "4", "--no-verify"],
         ["openSUSE_Tumbleweed", "aarch64", "--", "--clean", "-j", "4", "--no-verify"],
         id="options",
