@@ -10,11 +10,15 @@
 //! package. The mounts:
 //!
 //! ```text
-//! <root>/emul                      tmpfs, read-only once the mount points are in it
+//! <root>/emul                      a plain directory (not a mount point: obs-build's
+//!                                  preinstall moves every top-level entry away and back)
 //! <root>/emul/x86_64-for-<target>  the bundle, read-only
 //!                      .../log     the build root's handler log, writable
 //! <root>/emul/qemu-<target>        the host's static qemu, read-only
 //! ```
+//!
+//! What stays in the build root after the build is the empty directory and file the
+//! mounts were made on.
 //!
 //! Nothing here decides whether a tool runs natively: the handler does, at each exec,
 //! from the manifest and the identity of the build root's file. A build root whose
@@ -133,17 +137,6 @@ pub fn steps(root: &Path, arch: &Arch, parts: &Parts) -> Result<Vec<Step>> {
             "the build root's /emul must be a directory or missing",
         ),
         step(
-            mount(
-                None,
-                &emul,
-                Some("tmpfs"),
-                libc::MS_NOSUID | libc::MS_NODEV,
-                Some("mode=755,size=64k"),
-            )?,
-            format!("mounting a tmpfs at {}", emul.display()),
-            fix,
-        ),
-        step(
             Call::MakeDir {
                 path: path_c(&inside)?,
                 mode: 0o755,
@@ -191,7 +184,6 @@ pub fn steps(root: &Path, arch: &Arch, parts: &Parts) -> Result<Vec<Step>> {
             fix,
         ),
         read_only(&qemu)?,
-        read_only(&emul)?,
     ])
 }
 
@@ -354,7 +346,6 @@ mod tests {
             calls,
             [
                 format!("mkdir({r}/emul, 755)"),
-                format!("mount(NULL, {r}/emul, tmpfs, NOSUID|NODEV, mode=755,size=64k)"),
                 format!("mkdir({r}/emul/x86_64-for-aarch64, 755)"),
                 format!("open({r}/emul/qemu-aarch64, O_CREAT|O_NOFOLLOW)"),
                 format!("mount(/var/lib/archbuild/accel/x86_64-for-aarch64, {r}/emul/x86_64-for-aarch64, NULL, BIND|REC)"),
@@ -362,7 +353,6 @@ mod tests {
                 format!("mount(/var/lib/archbuild/accel-logs/build-Debian_13-aarch64, {r}/emul/x86_64-for-aarch64/log, NULL, BIND)"),
                 format!("mount(/usr/bin/qemu-aarch64-static, {r}/emul/qemu-aarch64, NULL, BIND)"),
                 format!("mount(NULL, {r}/emul/qemu-aarch64, NULL, BIND|REMOUNT|RDONLY)"),
-                format!("mount(NULL, {r}/emul, NULL, BIND|REMOUNT|RDONLY)"),
             ]
         );
         // where the handler looks, inside the root

@@ -175,7 +175,15 @@ pub fn debian_boilerplate(name: &str) -> Vec<(String, String)> {
 /// obs-build's own dependency expansion of `dsc` with `prjconf`, against Debian 12's index
 /// of `obs_arch` (the index is cached across runs). Returns the file with its output.
 pub fn expand(dsc: &Path, work: &Path, obs_arch: &str, prjconf: &Path) -> PathBuf {
-    let cache = super::cache_dir().join(format!("build-e2e-debdeps-{obs_arch}"));
+    expand_from(dsc, work, obs_arch, prjconf, "bookworm")
+}
+
+/// [`expand`] against the index of Debian release `dist` (`bookworm`, `trixie`).
+pub fn expand_from(dsc: &Path, work: &Path, obs_arch: &str, prjconf: &Path, dist: &str) -> PathBuf {
+    let cache = match dist {
+        "bookworm" => super::cache_dir().join(format!("build-e2e-debdeps-{obs_arch}")),
+        _ => super::cache_dir().join(format!("build-e2e-debdeps-{dist}-{obs_arch}")),
+    };
     std::fs::create_dir_all(&cache).unwrap();
     let deps = output(
         Command::new("/usr/lib/obs-build/createdebdeps")
@@ -185,7 +193,7 @@ pub fn expand(dsc: &Path, work: &Path, obs_arch: &str, prjconf: &Path) -> PathBu
                 "--archpath",
                 obs_arch,
             ])
-            .arg("http://deb.debian.org/debian/bookworm/main")
+            .arg(format!("http://deb.debian.org/debian/{dist}/main"))
             .env("BUILD_DIR", "/usr/lib/obs-build"),
     );
     let depfile = work.join(format!("debdeps-{obs_arch}"));
@@ -238,9 +246,21 @@ impl BuildServer {
         prjconf: &Path,
         log: &Path,
     ) -> BuildServer {
+        Self::start_for(REPOSITORY, expanded, packages, meta_arches, prjconf, log)
+    }
+
+    /// [`Self::start`] for the repository `repository` (home:alice's, on Debian:<n>).
+    pub fn start_for(
+        repository: &str,
+        expanded: &[(&str, &Path)],
+        packages: &[&str],
+        meta_arches: &[&str],
+        prjconf: &Path,
+        log: &Path,
+    ) -> BuildServer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/build_server.py");
         let mut cmd = Command::new("python3");
-        cmd.arg(&script);
+        cmd.arg(&script).arg("--repository").arg(repository);
         for (arch, file) in expanded {
             cmd.arg("--expanded")
                 .arg(format!("{arch}={}", file.display()));
@@ -369,7 +389,7 @@ pub fn oscrc(url: &str, credentials: &str) {
     std::fs::write(
         &path,
         // trusted_prj: osc would otherwise ask whether to trust Debian:12's packages
-        format!("[general]\napiurl = {url}\n\n[{url}]\nuser = alice\n{credentials}allow_http = 1\ntrusted_prj = Debian:12\n"),
+        format!("[general]\napiurl = {url}\n\n[{url}]\nuser = alice\n{credentials}allow_http = 1\ntrusted_prj = Debian:12 Debian:13\n"),
     )
     .unwrap();
     sh("chown -R 4321:4321 /home/pkger && chmod 600 /home/pkger/.config/osc/oscrc");

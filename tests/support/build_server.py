@@ -17,6 +17,8 @@ serves until killed or until --lifetime seconds passed.
   --packages A,B    the packages of home:alice it builds (default: any name)
   --arches A,B      the arches the project meta lists for Debian_12 (default: x86_64 and
                     every arch of --expanded)
+  --repository R    home:alice's repository (default Debian_12; Debian_N builds on
+                    Debian:N/standard)
   --results FILE    answer GET /build/<prj>/_result (OBS's build results) with this text
 
 Every binary served is logged on stderr as "build_server: served ARCH NAME".
@@ -234,6 +236,7 @@ class Server(ThreadingHTTPServer):
 
 
 def main():
+    global REPOSITORY, BASE_PROJECT
     ap = argparse.ArgumentParser()
     ap.add_argument("--expanded", required=True, action="append")
     ap.add_argument("--config", required=True)
@@ -242,7 +245,11 @@ def main():
     ap.add_argument("--arches")
     ap.add_argument("--results", metavar="FILE")
     ap.add_argument("--lifetime", type=float, default=3600.0)
+    ap.add_argument("--repository", default=REPOSITORY,
+                    help="the repository of home:alice (Debian_N: on Debian:N/standard)")
     args = ap.parse_args()
+    REPOSITORY = args.repository
+    BASE_PROJECT = "Debian:%s" % REPOSITORY.split("_")[-1]
     srv = Server(("127.0.0.1", 0), Handler)
     srv.packages = {}  # arch: [package]
     for spec in args.expanded:
