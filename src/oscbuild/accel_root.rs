@@ -233,9 +233,10 @@ pub fn mount_when_set_up(cmd: &mut Command, root: &Path, steps: Vec<Step>) -> Re
                     if libc::getppid() != parent {
                         libc::_exit(0);
                     }
-                    // neither the build's input nor its output pipe stays open here
-                    libc::close(0);
-                    libc::close(1);
+                    // Nothing but the watch and stderr stays open here: not the build's
+                    // input or output, and above all not the spawner's exec-error pipe
+                    // (build-cmd's spawn() would wait for this process).
+                    let fd = keep_only_stderr_and(fd);
                     if wait_for_set_up(fd) {
                         apply(&steps, &shown);
                     }
@@ -249,6 +250,26 @@ pub fn mount_when_set_up(cmd: &mut Command, root: &Path, steps: Vec<Step>) -> Re
         });
     }
     Ok(())
+}
+
+/// Close every descriptor but stderr and `fd`, which becomes 3; returns 3 (between fork
+/// and exec: async-signal-safe).
+unsafe fn keep_only_stderr_and(fd: libc::c_int) -> libc::c_int {
+    let fd = if fd == 3 {
+        fd
+    } else {
+        let moved = libc::dup2(fd, 3);
+        libc::close(fd);
+        moved
+    };
+    libc::close(0);
+    libc::close(1);
+    if libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) != 0 {
+        for other in 4..1024 {
+            libc::close(other);
+        }
+    }
+    fd
 }
 
 fn not_accelerated(root: &str, what: &str, error: impl std::fmt::Display) {
@@ -392,6 +413,35 @@ mod tests {
         );
         // a truncated buffer is no event
         assert_eq!(first_event(&buf[..10]), Event::Other);
+    }
+
+    #[test]
+    fn the_watcher_neither_holds_up_the_spawn_nor_outlives_the_build_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30").stderr(std::process::Stdio::null());
+        mount_when_set_up(&mut cmd, dir.path(), Vec::new()).unwrap();
+        let mut child = cmd.spawn().unwrap();
+        // spawn() returned while the build program runs: the watcher does not hold
+        // the spawner's exec-error pipe
+        assert!(child.try_wait().unwrap().is_none());
+        let children =
+            std::fs::read_to_string(format!("/proc/{}/task/{}/children", child.id(), child.id()))
+                .unwrap();
+        let watcher: Vec<&str> = children.split_whitespace().collect();
+        assert_eq!(watcher.len(), 1, "no watcher process: {children:?}");
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{}/stat", watcher[0]))
+                .is_ok_and(|stat| !stat.contains(") Z "))
+        };
+        assert!(alive());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while alive() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(!alive(), "the watcher outlived the build program");
     }
 
     #[test]
