@@ -241,9 +241,12 @@ fn status_of(args: StatusArgs) -> Result<()> {
     println!(
         "profile:     {}",
         if report.profile {
-            "on (archbuild accel profile NAME off ends it)"
+            format!("on (`archbuild accel profile {} off` ends it)", report.name)
         } else {
-            "off (archbuild accel profile NAME on times every exec)"
+            format!(
+                "off (`archbuild accel profile {} on` times every exec)",
+                report.name
+            )
         }
     );
     // The manifest's tools, then what the log names, most emulated CPU time first.
@@ -273,7 +276,7 @@ fn status_of(args: StatusArgs) -> Result<()> {
         })
         .collect();
     if !rows.is_empty() {
-        print!(
+        println!(
             "{}",
             text_table::render(
                 &[
