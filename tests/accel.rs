@@ -597,6 +597,13 @@ fn the_profile_mode_times_every_exec_and_ends_as_the_program_did() {
     }
     assert!(emulated[0].ends_with(" exit=7"), "{}", emulated[0]);
     assert!(emulated[1].ends_with(" signal=15"), "{}", emulated[1]);
+    // The inner shell ends first; the outer one's cpu= includes it (wait4).
+    let cpu_of = |l: &str| -> f64 { fields(l)[5].strip_prefix("cpu=").unwrap().parse().unwrap() };
+    assert!(
+        cpu_of(&emulated[3]) >= cpu_of(&emulated[2]),
+        "{:?}",
+        &emulated[2..4]
+    );
     let loops: Vec<f64> = emulated[4..7]
         .iter()
         .map(|l| fields(l)[4].strip_prefix("self=").unwrap().parse().unwrap())
@@ -612,6 +619,37 @@ fn the_profile_mode_times_every_exec_and_ends_as_the_program_did() {
             && native[0].ends_with(" exit=0"),
         "{native:?}"
     );
+
+    // The child gets the dispositions and the mask the handler got: an ignored SIGPIPE,
+    // a blocked SIGUSR1 (native tool, which prints them), and an ignored SIGCHLD does
+    // not lose the program's exit status.
+    let perl = common::tool("perl").expect("perl (perl-base)");
+    let with_perl = |script: &str, argv: &[&str]| {
+        Command::new(&perl)
+            .args(["-MPOSIX", "-e", script])
+            .arg(common::tool("chroot").unwrap())
+            .arg(&root)
+            .args(argv)
+            .env("MARKER_SIGNALS", "1")
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .output()
+            .unwrap()
+    };
+    let native_before = lines("native").len();
+    let transparent = with_perl(
+        "$SIG{PIPE} = 'IGNORE'; sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGUSR1)); exec @ARGV",
+        &["echo"],
+    );
+    assert_eq!(
+        stdout(&transparent),
+        "NATIVE argv0=echo sigpipe=ign usr1=blocked\n"
+    );
+    assert_eq!(lines("native").len(), native_before + 1, "it was profiled");
+    let no_sigchld = with_perl(
+        "$SIG{CHLD} = 'IGNORE'; exec @ARGV",
+        &["/bin/sh", "-c", "exit 9"],
+    );
+    assert_eq!(no_sigchld.status.code(), Some(9), "{no_sigchld:?}");
 
     // A signal sent to the handler (the pid its parent knows) reaches the program.
     let mut trapped = Command::new(common::tool("chroot").unwrap())
@@ -643,13 +681,13 @@ fn the_profile_mode_times_every_exec_and_ends_as_the_program_did() {
         serde_json::from_str(&env.ok(&["accel", "status", "acc", "--json"])).unwrap();
     assert_eq!(json["profile"], true);
     let busybox_counts = &json["per_path"]["/bin/busybox"];
-    assert_eq!(busybox_counts["emulated"], 8, "{json:#}");
+    assert_eq!(busybox_counts["emulated"], 9, "{json:#}");
     assert_eq!(busybox_counts["signalled"], 2, "{json:#}");
     assert!(busybox_counts["emulated_cpu"].as_f64().unwrap() > 0.0);
     let gcc_counts = &json["per_path"]["/usr/bin/aarch64-linux-gnu-gcc-12"];
     assert_eq!(
         (gcc_counts["hits"].as_u64(), gcc_counts["native"].as_u64()),
-        (Some(1), Some(1))
+        (Some(2), Some(2))
     );
     assert_eq!(
         json["by_emulated_cpu"][0]["path"], "/bin/busybox",
