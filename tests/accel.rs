@@ -432,3 +432,309 @@ fn start_accel_plans_the_handlers_entry_and_the_bundle_and_accel_status_reads_th
     );
     assert!(!fresh.exists() && !fresh.with_extension("partial").exists());
 }
+
+/// The profile mode with the real handler: switched on by `archbuild accel profile`
+/// (a file in the container's log directory, bound into the root as the test's bundle
+/// log), every exec is timed into the log, the program's end (exit status, signal) is
+/// the handler's, signals sent to the handler reach the program, and `accel status`
+/// ranks the paths by emulated CPU time. Also the qemu argv the handler builds:
+/// `-cpu max,pauth-impdef=on` for aarch64 unless QEMU_CPU is set.
+#[test]
+fn the_profile_mode_times_every_exec_and_ends_as_the_program_did() {
+    isolated!();
+    if !common::have_qemu_tools()
+        || !common::prerequisite(
+            common::tool("gcc").is_some() && Path::new("/usr/lib/x86_64-linux-gnu/libc.a").exists(),
+            "gcc and libc6-dev (a static x86_64 tool for the bundle)",
+        )
+    {
+        return;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let handler = handler();
+    let env = common::TestEnv::new();
+    let root = common::busybox_root(env.path(), "arm64");
+    let busybox = root.join("bin/busybox");
+    marked_copy(&busybox.clone(), &busybox);
+    let gcc = root.join("usr/bin/aarch64-linux-gnu-gcc-12");
+    std::fs::copy(&busybox, &gcc).unwrap();
+    std::fs::create_dir_all(root.join("usr/local/bin")).unwrap();
+    std::os::unix::fs::symlink(
+        "/usr/bin/aarch64-linux-gnu-gcc-12",
+        root.join("usr/local/bin/echo"),
+    )
+    .unwrap();
+    let bundles = planning_bundle(env.path());
+    let bundle = bundles.join("x86_64-for-aarch64");
+    std::fs::create_dir_all(bundle.join("bin")).unwrap();
+    let marker = native_tool(env.path());
+    std::fs::copy(&marker, bundle.join("bin/marker")).unwrap();
+    let mut m =
+        manifest::parse(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap()).unwrap();
+    let tool = m
+        .tools
+        .get_mut("/usr/bin/aarch64-linux-gnu-gcc-12")
+        .unwrap();
+    tool.native = "/emul/x86_64-for-aarch64/bin/marker".into();
+    tool.identity = Identity::of_file(&gcc).unwrap();
+    std::fs::write(bundle.join("manifest.json"), manifest::format(&m)).unwrap();
+    let env = env.with_env("ARCHBUILD_ACCEL_BUNDLES", &bundles);
+    let root_arg = root.to_str().unwrap();
+    let containers = env.path().join("state/containers");
+    std::fs::create_dir_all(&containers).unwrap();
+    let record = |name: &str, accel: bool| {
+        std::fs::write(
+            containers.join(format!("{name}.json")),
+            format!(
+                r#"{{"name":"{name}","arch":"aarch64","location":"{root_arg}","accel":{accel}}}"#
+            ),
+        )
+        .unwrap()
+    };
+    record("acc", true);
+    record("plain", false);
+    env.fails(
+        &["accel", "profile", "plain", "on"],
+        1,
+        "plain is not accelerated",
+    );
+    let on = env.ok(&["accel", "profile", "acc", "on"]);
+    assert!(on.contains("profile mode on for acc"), "{on}");
+    let logs = env.path().join("state/accel-logs/acc");
+    assert!(logs.join("profile").exists());
+
+    let inside = root.join("emul/x86_64-for-aarch64");
+    std::fs::create_dir_all(&inside).unwrap();
+    std::fs::write(root.join("qemu-aarch64"), "").unwrap();
+    std::fs::create_dir_all(root.join("proc")).unwrap();
+    let _mounted = Mounted(vec![
+        inside.clone(),
+        inside.join("log"),
+        root.join("qemu-aarch64"),
+        root.join("proc"),
+        root.join("qemu-aarch64"),
+    ]);
+    common::sh(&format!(
+        "mount --bind {} {} && mount -o remount,bind,ro {1} && mount --bind {} {1}/log \
+         && mount --bind /usr/bin/qemu-aarch64-static {} && mount -o remount,bind,ro {3} \
+         && mount -t proc proc {}",
+        bundle.display(),
+        inside.display(),
+        logs.display(),
+        root.join("qemu-aarch64").display(),
+        root.join("proc").display()
+    ));
+    let log = logs.join("handler.log");
+    let _entry = register_marked(&handler, "accel-profile", b'P');
+    // This test's binaries carry its own marker.
+    for file in [&busybox, &gcc] {
+        let mut bytes = std::fs::read(file).unwrap();
+        bytes[15] = b'P';
+        std::fs::write(file, bytes).unwrap();
+    }
+    let mut m =
+        manifest::parse(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap()).unwrap();
+    m.tools
+        .get_mut("/usr/bin/aarch64-linux-gnu-gcc-12")
+        .unwrap()
+        .identity = Identity::of_file(&gcc).unwrap();
+    common::sh(&format!("mount -o remount,bind,rw {}", inside.display()));
+    std::fs::write(bundle.join("manifest.json"), manifest::format(&m)).unwrap();
+    let lines = |kind: &str| -> Vec<String> {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .filter(|l| l.split(' ').nth(2) == Some(kind))
+            .map(str::to_string)
+            .collect()
+    };
+
+    // Exit statuses and a signal death pass through the handler.
+    let exit7 = in_root(&root, &[], &["/bin/sh", "-c", "exit 7"]);
+    assert_eq!(exit7.status.code(), Some(7), "{exit7:?}");
+    let killed = in_root(&root, &[], &["/bin/sh", "-c", "kill -TERM $$; sleep 5"]);
+    assert_eq!(killed.status.signal(), Some(15), "{killed:?}");
+    let through_shell = in_root(
+        &root,
+        &[],
+        &["/bin/sh", "-c", "/bin/sh -c 'kill -TERM $$'; echo $?"],
+    );
+    assert_eq!(stdout(&through_shell), "143\n");
+    // An emulated loop, three times; a nested shell; the native tool.
+    for _ in 0..3 {
+        stdout(&in_root(
+            &root,
+            &[],
+            &[
+                "/bin/sh",
+                "-c",
+                "i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done",
+            ],
+        ));
+    }
+    assert_eq!(
+        stdout(&in_root(&root, &[], &["echo", "hi"])),
+        "NATIVE argv0=echo hi\n"
+    );
+    let emulated = lines("emulated");
+    // exit 7, TERM, the outer shell and its inner one, 3 loops.
+    assert_eq!(emulated.len(), 7, "{emulated:#?}");
+    let fields = |l: &str| -> Vec<String> { l.split(' ').map(str::to_string).collect() };
+    for line in &emulated {
+        let f = fields(line);
+        assert_eq!(f[3], "/bin/busybox", "{line}");
+        let number = |i: usize, key: &str| -> f64 {
+            f[i].strip_prefix(key)
+                .unwrap()
+                .parse()
+                .unwrap_or_else(|_| panic!("{line}"))
+        };
+        let (own, cpu, wall) = (number(4, "self="), number(5, "cpu="), number(6, "wall="));
+        assert!(
+            own <= cpu + 1e-9 && cpu < 60.0 && wall > 0.0 && wall < 120.0,
+            "{line}"
+        );
+    }
+    assert!(emulated[0].ends_with(" exit=7"), "{}", emulated[0]);
+    assert!(emulated[1].ends_with(" signal=15"), "{}", emulated[1]);
+    // The inner shell ends first; the outer one's cpu= includes it (wait4).
+    let cpu_of = |l: &str| -> f64 { fields(l)[5].strip_prefix("cpu=").unwrap().parse().unwrap() };
+    assert!(
+        cpu_of(&emulated[3]) >= cpu_of(&emulated[2]),
+        "{:?}",
+        &emulated[2..4]
+    );
+    let loops: Vec<f64> = emulated[4..7]
+        .iter()
+        .map(|l| fields(l)[4].strip_prefix("self=").unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        loops.iter().all(|s| *s > 0.0),
+        "a loop of 3000 takes CPU: {loops:?}"
+    );
+    let native = lines("native");
+    assert_eq!(native.len(), 1, "{native:?}");
+    assert!(
+        native[0].contains(" native /usr/bin/aarch64-linux-gnu-gcc-12 ")
+            && native[0].ends_with(" exit=0"),
+        "{native:?}"
+    );
+
+    // The child gets the dispositions and the mask the handler got: an ignored SIGPIPE,
+    // a blocked SIGUSR1 (native tool, which prints them), and an ignored SIGCHLD does
+    // not lose the program's exit status.
+    let perl = common::tool("perl").expect("perl (perl-base)");
+    let with_perl = |script: &str, argv: &[&str]| {
+        Command::new(&perl)
+            .args(["-MPOSIX", "-e", script])
+            .arg(common::tool("chroot").unwrap())
+            .arg(&root)
+            .args(argv)
+            .env("MARKER_SIGNALS", "1")
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .output()
+            .unwrap()
+    };
+    let native_before = lines("native").len();
+    let transparent = with_perl(
+        "$SIG{PIPE} = 'IGNORE'; sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGUSR1)); exec @ARGV",
+        &["echo"],
+    );
+    assert_eq!(
+        stdout(&transparent),
+        "NATIVE argv0=echo sigpipe=ign usr1=blocked\n"
+    );
+    assert_eq!(lines("native").len(), native_before + 1, "it was profiled");
+    let no_sigchld = with_perl(
+        "$SIG{CHLD} = 'IGNORE'; exec @ARGV",
+        &["/bin/sh", "-c", "exit 9"],
+    );
+    assert_eq!(no_sigchld.status.code(), Some(9), "{no_sigchld:?}");
+
+    // A signal sent to the handler (the pid its parent knows) reaches the program.
+    let mut trapped = Command::new(common::tool("chroot").unwrap())
+        .arg(&root)
+        .args([
+            "/bin/sh",
+            "-c",
+            "trap 'exit 5' TERM; echo ready; while :; do :; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(trapped.stdout.take().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert_eq!(ready, "ready\n");
+    common::sh(&format!("kill -TERM {}", trapped.id()));
+    assert_eq!(
+        trapped.wait().unwrap().code(),
+        Some(5),
+        "the program's trap ran"
+    );
+
+    // accel status ranks by emulated CPU time.
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["accel", "status", "acc", "--json"])).unwrap();
+    assert_eq!(json["profile"], true);
+    let busybox_counts = &json["per_path"]["/bin/busybox"];
+    assert_eq!(busybox_counts["emulated"], 9, "{json:#}");
+    assert_eq!(busybox_counts["signalled"], 2, "{json:#}");
+    assert!(busybox_counts["emulated_cpu"].as_f64().unwrap() > 0.0);
+    let gcc_counts = &json["per_path"]["/usr/bin/aarch64-linux-gnu-gcc-12"];
+    assert_eq!(
+        (gcc_counts["hits"].as_u64(), gcc_counts["native"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(
+        json["by_emulated_cpu"][0]["path"], "/bin/busybox",
+        "{json:#}"
+    );
+    let text = env.ok(&["accel", "status", "acc"]);
+    assert!(text.contains("profile:     on"), "{text}");
+    let first_row = text.lines().find(|l| l.starts_with('/')).unwrap();
+    assert!(first_row.starts_with("/bin/busybox "), "{text}");
+
+    // The environment wins over the switch file either way; off removes the file.
+    let count = || lines("emulated").len();
+    let before = count();
+    stdout(&in_root(
+        &root,
+        &[("ARCHBUILD_ACCEL_PROFILE", "0")],
+        &["/bin/true"],
+    ));
+    assert_eq!(count(), before);
+    env.ok(&["accel", "profile", "acc", "off"]);
+    assert!(!logs.join("profile").exists());
+    stdout(&in_root(&root, &[], &["/bin/true"]));
+    assert_eq!(count(), before, "off: not timed");
+    stdout(&in_root(
+        &root,
+        &[("ARCHBUILD_ACCEL_PROFILE", "1")],
+        &["/bin/true"],
+    ));
+    assert_eq!(count(), before + 1);
+
+    // The qemu argv: with the marker tool in qemu's place, it prints what it got.
+    common::sh(&format!(
+        "mount --bind {} {}",
+        marker.display(),
+        root.join("qemu-aarch64").display()
+    ));
+    assert_eq!(
+        stdout(&in_root(&root, &[], &["/bin/uname", "-m"])),
+        "NATIVE argv0=/qemu-aarch64 -cpu max,pauth-impdef=on -0 /bin/uname /bin/uname -m\n"
+    );
+    assert_eq!(
+        stdout(&in_root(
+            &root,
+            &[("QEMU_CPU", "cortex-a57")],
+            &["/bin/uname", "-m"]
+        )),
+        "NATIVE argv0=/qemu-aarch64 -0 /bin/uname /bin/uname -m\n",
+        "the user's QEMU_CPU wins"
+    );
+}

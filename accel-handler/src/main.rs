@@ -7,12 +7,18 @@
 //! ignored, and a plain execv, so neither the signal mask nor any disposition is reset
 //! (std's `Command` does both). The program it execs inherits them as it would from
 //! the kernel's exec.
+//!
+//! In the profile mode (`decision::profiling`) it forks instead: the child execs the
+//! same program with the same argv, mask and dispositions; the handler forwards the
+//! signals sent to it, waits, appends one `decision::profile_line` to the log and ends
+//! as the program did (dying of the same signal).
 
 // The test harness brings its own main.
 #![cfg_attr(not(test), no_main)]
 
 #[path = "../../src/accel/decision.rs"]
 mod decision;
+mod profile;
 // Shared with archbuild, which also makes manifests: not everything is used here.
 #[allow(dead_code)]
 #[path = "../../src/accel/manifest.rs"]
@@ -84,6 +90,14 @@ fn run() -> ! {
     let path = canonical
         .clone()
         .unwrap_or_else(|_| inv.binary.to_string_lossy().into_owned());
+    let run = Run {
+        profile: decision::profiling(
+            std::env::var_os(decision::PROFILE).as_deref(),
+            std::path::Path::new(&decision::profile_switch_path(target)).exists(),
+        ),
+        target,
+        path: &path,
+    };
     let why = match exec {
         Exec::Native {
             ref program,
@@ -91,37 +105,65 @@ fn run() -> ! {
             ref replace,
             ref append,
         } => {
-            log(target, &path, &exec);
-            let error = execv(
+            log_line(
+                target,
+                &decision::log_line(now(), std::process::id(), &path, &exec),
+            );
+            let error = run.exec(
                 program.as_ref(),
                 &decision::native_argv(args, replace, append, &inv),
+                true,
             );
             Why::NativeFailed(format!("{program}: {error}"))
         }
         Exec::Emulate { why } => why,
     };
     if why.is_fallback() {
-        log(target, &path, &Exec::Emulate { why });
+        log_line(
+            target,
+            &decision::log_line(now(), std::process::id(), &path, &Exec::Emulate { why }),
+        );
     }
-    emulate(target, &inv)
+    emulate(&run, &inv)
 }
 
-/// execv(2); returns only on failure.
-fn execv(program: &std::ffi::OsStr, argv: &[OsString]) -> std::io::Error {
-    let to_c = |s: &std::ffi::OsStr| CString::new(s.as_bytes());
-    let (Ok(program), Ok(argv)) = (
-        to_c(program),
-        argv.iter()
-            .map(|a| to_c(a))
-            .collect::<Result<Vec<CString>, _>>(),
-    ) else {
-        return std::io::Error::from_raw_os_error(libc::EINVAL);
-    };
-    let mut pointers: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-    pointers.push(std::ptr::null());
-    // SAFETY: NUL-terminated strings and a NULL-terminated array that outlive the call.
-    unsafe { libc::execv(program.as_ptr(), pointers.as_ptr()) };
-    std::io::Error::last_os_error()
+/// How the chosen program is run: exec'd in place, or in the profile mode as a child
+/// that is measured.
+struct Run<'a> {
+    profile: bool,
+    target: &'a str,
+    /// The binary's path as logged.
+    path: &'a str,
+}
+
+impl Run<'_> {
+    /// Run `program`; returns only when it could not be executed.
+    fn exec(&self, program: &std::ffi::OsStr, argv: &[OsString], native: bool) -> std::io::Error {
+        let Some((program, argv)) = c_args(program, argv) else {
+            return std::io::Error::from_raw_os_error(libc::EINVAL);
+        };
+        let mut pointers: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+        pointers.push(std::ptr::null());
+        if self.profile {
+            return profile::run(&program, &pointers, native, |m| {
+                log_line(
+                    self.target,
+                    &decision::profile_line(now(), std::process::id(), self.path, m),
+                )
+            });
+        }
+        // SAFETY: NUL-terminated strings and a NULL-terminated array that outlive the call.
+        unsafe { libc::execv(program.as_ptr(), pointers.as_ptr()) };
+        std::io::Error::last_os_error()
+    }
+}
+
+fn c_args(program: &std::ffi::OsStr, argv: &[OsString]) -> Option<(CString, Vec<CString>)> {
+    let to_c = |s: &std::ffi::OsStr| CString::new(s.as_bytes()).ok();
+    Some((
+        to_c(program)?,
+        argv.iter().map(|a| to_c(a)).collect::<Option<Vec<_>>>()?,
+    ))
 }
 
 fn read_manifest(target: &str) -> Found {
@@ -135,12 +177,15 @@ fn read_manifest(target: &str) -> Found {
     }
 }
 
-/// Exec qemu with argv[0] preserved (`-0`), from the first place it is found.
-fn emulate(target: &str, inv: &Invocation) -> ! {
+/// Exec qemu with argv[0] preserved (`-0`) and the target's CPU model, from the first
+/// place it is found.
+fn emulate(run: &Run, inv: &Invocation) -> ! {
+    let target = run.target;
+    let cpu = decision::qemu_cpu(target, std::env::var_os(decision::QEMU_CPU).as_deref());
     let mut tried = Vec::new();
     for emulator in decision::emulator_candidates(target) {
-        let argv = decision::emulator_argv(&emulator, inv);
-        let error = execv(emulator.as_ref(), &argv);
+        let argv = decision::emulator_argv(&emulator, cpu, inv);
+        let error = run.exec(emulator.as_ref(), &argv, false);
         tried.push(format!("{emulator} ({error})"));
     }
     fail(
@@ -153,14 +198,16 @@ fn emulate(target: &str, inv: &Invocation) -> ! {
     )
 }
 
-/// One line to the log under the bundle dir; when that is not writable, to stderr only
-/// with ARCHBUILD_ACCEL_DEBUG set (a build's output stays the build's).
-fn log(target: &str, path: &str, exec: &Exec) {
-    let now = std::time::SystemTime::now()
+fn now() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let line = decision::log_line(now, std::process::id(), path, exec);
+        .unwrap_or(0)
+}
+
+/// One line to the log under the bundle dir; when that is not writable, to stderr only
+/// with ARCHBUILD_ACCEL_DEBUG set (a build's output stays the build's).
+fn log_line(target: &str, line: &str) {
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -171,7 +218,7 @@ fn log(target: &str, path: &str, exec: &Exec) {
     }
 }
 
-fn fail(code: i32, message: &str) -> ! {
+pub(crate) fn fail(code: i32, message: &str) -> ! {
     eprintln!("archbuild-accel: error: {message}");
     exit(code)
 }

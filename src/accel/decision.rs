@@ -230,15 +230,41 @@ pub fn decide(inputs: &Inputs) -> Exec {
     }
 }
 
+/// The CPU model the handler asks qemu for, per qemu target (`-cpu`), measured by
+/// bench/qemu-cpu. aarch64: qemu's default is `max` with the architected QARMA5
+/// pointer authentication, which is expensive to emulate, and Debian's and openSUSE's
+/// arm64 binaries sign and check the return address in nearly every function
+/// (`-mbranch-protection=standard`); `pauth-impdef=on` keeps the same CPU (the same
+/// HWCAPs, the PAC instructions work) with qemu's cheap implementation-defined
+/// algorithm: a dash loop 8.2x, perl 5.7x, cc1 1.2x less CPU with qemu 7.2. No other
+/// target gets one.
+pub fn qemu_cpu_for(target: &str) -> Option<&'static str> {
+    match target {
+        "aarch64" => Some("max,pauth-impdef=on"),
+        _ => None,
+    }
+}
+
+/// The environment variable qemu-user reads its CPU model from. When it is set (to
+/// anything), the user chose: the handler passes no `-cpu` (which would win over it).
+pub const QEMU_CPU: &str = "QEMU_CPU";
+
+/// The `-cpu` for one exec: the target's ([`qemu_cpu_for`]) unless `QEMU_CPU` is set.
+pub fn qemu_cpu(target: &str, qemu_cpu_env: Option<&OsStr>) -> Option<&'static str> {
+    match qemu_cpu_env {
+        Some(_) => None,
+        None => qemu_cpu_for(target),
+    }
+}
+
 /// The emulator's argv, as archbuild's own entry would run it: qemu with argv[0]
-/// preserved by `-0`.
-pub fn emulator_argv(emulator: &str, inv: &Invocation) -> Vec<OsString> {
-    let mut argv: Vec<OsString> = vec![
-        emulator.into(),
-        "-0".into(),
-        inv.argv0.clone(),
-        inv.binary.clone(),
-    ];
+/// preserved by `-0`, and the target's CPU model ([`qemu_cpu`]) when there is one.
+pub fn emulator_argv(emulator: &str, cpu: Option<&str>, inv: &Invocation) -> Vec<OsString> {
+    let mut argv: Vec<OsString> = vec![emulator.into()];
+    if let Some(cpu) = cpu {
+        argv.extend(["-cpu".into(), cpu.into()]);
+    }
+    argv.extend(["-0".into(), inv.argv0.clone(), inv.binary.clone()]);
     argv.extend(inv.args.iter().cloned());
     argv
 }
@@ -280,6 +306,91 @@ pub fn log_line(unix_time: u64, pid: u32, path: &str, exec: &Exec) -> String {
     match exec {
         Exec::Native { program, .. } => format!("{unix_time} {pid} hit {path} {program}\n"),
         Exec::Emulate { why } => format!("{unix_time} {pid} fallback {path} {why}\n"),
+    }
+}
+
+/// The environment variable that turns the profile mode on (`1`, `yes`, `on`, `true`)
+/// or off (`0`, `no`, `off`, `false`) whatever the switch file says.
+pub const PROFILE: &str = "ARCHBUILD_ACCEL_PROFILE";
+
+/// The profile mode's switch file inside the root: its existence turns the mode on. It
+/// is in the bundle's writable log directory, which the host can reach
+/// (`archbuild accel profile NAME on`), and which works where the environment does not
+/// reach (obs-build starts the build with a clean environment).
+pub fn profile_switch_path(qemu_target: &str) -> String {
+    format!("{}/log/profile", super::manifest::bundle_dir(qemu_target))
+}
+
+/// Is the profile mode on, given [`PROFILE`]'s value and whether the switch file exists?
+pub fn profiling(env: Option<&OsStr>, switch_file_exists: bool) -> bool {
+    match env
+        .and_then(OsStr::to_str)
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("1" | "yes" | "on" | "true") => true,
+        Some("0" | "no" | "off" | "false") => false,
+        _ => switch_file_exists,
+    }
+}
+
+/// How a profiled program ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Exit(i32),
+    Signal(i32),
+}
+
+/// What the profile mode measured of one exec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    /// `emulated` (qemu) or `native` (a tool of the bundle).
+    pub native: bool,
+    /// User + system CPU seconds of the program itself, without the processes it waited
+    /// for (they have lines of their own); `None` when /proc could not tell.
+    pub self_cpu: Option<f64>,
+    /// User + system CPU seconds including the processes it waited for (`wait4`).
+    pub cpu: f64,
+    pub wall: f64,
+    pub ended: Ended,
+}
+
+/// One line of the profile mode, in the handler's log:
+/// `<unix time> <pid> emulated|native <path> self=<s>|self=- cpu=<s> wall=<s> exit=<n>|signal=<n>`
+/// (the path may contain spaces: the four fields after it are read from the end).
+pub fn profile_line(unix_time: u64, pid: u32, path: &str, m: &Measured) -> String {
+    let kind = if m.native { "native" } else { "emulated" };
+    let self_cpu = m
+        .self_cpu
+        .map(|s| format!("{s:.3}"))
+        .unwrap_or_else(|| "-".into());
+    let ended = match m.ended {
+        Ended::Exit(code) => format!("exit={code}"),
+        Ended::Signal(sig) => format!("signal={sig}"),
+    };
+    format!(
+        "{unix_time} {pid} {kind} {path} self={self_cpu} cpu={:.3} wall={:.3} {ended}\n",
+        m.cpu, m.wall
+    )
+}
+
+/// The program's own CPU ticks and those of the children it waited for, from
+/// `/proc/<pid>/stat` (fields 14+15 and 16+17, counted after the `)` that ends the
+/// command name, which may contain spaces and parentheses).
+pub fn proc_stat_ticks(stat: &str) -> Option<(u64, u64)> {
+    let after = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After the name: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    Some((field(14)? + field(15)?, field(16)? + field(17)?))
+}
+
+/// The exit status a profiled handler ends with when it cannot die of the program's
+/// signal itself: the shell's convention.
+pub fn exit_code(ended: Ended) -> i32 {
+    match ended {
+        Ended::Exit(code) => code,
+        Ended::Signal(sig) => 128 + sig,
     }
 }
 
@@ -434,8 +545,21 @@ mod tests {
         assert_eq!(inv.argv0, "cc");
         assert_eq!(inv.args, os(&["-c", "x.c"]));
         assert_eq!(
-            emulator_argv("/qemu-aarch64", &inv),
+            emulator_argv("/qemu-aarch64", None, &inv),
             os(&["/qemu-aarch64", "-0", "cc", "/usr/bin/cc", "-c", "x.c"])
+        );
+        assert_eq!(
+            emulator_argv("/qemu-aarch64", Some("max,pauth-impdef=on"), &inv),
+            os(&[
+                "/qemu-aarch64",
+                "-cpu",
+                "max,pauth-impdef=on",
+                "-0",
+                "cc",
+                "/usr/bin/cc",
+                "-c",
+                "x.c"
+            ])
         );
         assert_eq!(
             native_argv(&["--sysroot=/".into()], &BTreeMap::new(), &[], &inv),
@@ -492,6 +616,91 @@ mod tests {
             }
         )
         .starts_with("5 7 hit "));
+    }
+
+    #[test]
+    fn only_aarch64_gets_a_cpu_model_and_the_users_qemu_cpu_wins() {
+        assert_eq!(qemu_cpu("aarch64", None), Some("max,pauth-impdef=on"));
+        assert_eq!(qemu_cpu("aarch64", Some(OsStr::new("cortex-a57"))), None);
+        assert_eq!(qemu_cpu("aarch64", Some(OsStr::new(""))), None);
+        // Every other target the handler knows: no -cpu, so nothing aarch64-only can
+        // reach another arch's emulator (an armhf program run from an arm64 root).
+        let mut h =
+            b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00".to_vec();
+        let mut others = std::collections::BTreeSet::new();
+        for machine in 0..=u16::MAX {
+            for (class, data) in [(1, 1), (1, 2), (2, 1), (2, 2)] {
+                h[4] = class;
+                h[5] = data;
+                let bytes = if data == 1 {
+                    machine.to_le_bytes()
+                } else {
+                    machine.to_be_bytes()
+                };
+                h[18..20].copy_from_slice(&bytes);
+                if let Some(target) = qemu_target(&h) {
+                    if target != "aarch64" {
+                        others.insert(target);
+                    }
+                }
+            }
+        }
+        assert!(
+            others.contains("arm") && others.contains("s390x"),
+            "{others:?}"
+        );
+        for target in others {
+            assert_eq!(qemu_cpu(target, None), None, "{target}");
+        }
+    }
+
+    #[test]
+    fn the_profile_switch_and_its_lines() {
+        assert!(!profiling(None, false));
+        assert!(profiling(None, true));
+        assert!(profiling(Some(OsStr::new("1")), false));
+        assert!(profiling(Some(OsStr::new("ON")), false));
+        assert!(
+            !profiling(Some(OsStr::new("0")), true),
+            "the environment wins"
+        );
+        assert!(profiling(Some(OsStr::new("maybe")), true));
+        assert_eq!(
+            profile_switch_path("aarch64"),
+            "/emul/x86_64-for-aarch64/log/profile"
+        );
+        let m = Measured {
+            native: false,
+            self_cpu: Some(1.23456),
+            cpu: 2.0,
+            wall: 2.5,
+            ended: Ended::Exit(7),
+        };
+        assert_eq!(
+            profile_line(5, 7, "/usr/bin/my perl", &m),
+            "5 7 emulated /usr/bin/my perl self=1.235 cpu=2.000 wall=2.500 exit=7\n"
+        );
+        let killed = Measured {
+            native: true,
+            self_cpu: None,
+            ended: Ended::Signal(15),
+            ..m
+        };
+        assert_eq!(
+            profile_line(5, 7, "/usr/bin/as", &killed),
+            "5 7 native /usr/bin/as self=- cpu=2.000 wall=2.500 signal=15\n"
+        );
+        assert_eq!(exit_code(Ended::Exit(7)), 7);
+        assert_eq!(exit_code(Ended::Signal(15)), 143);
+    }
+
+    #[test]
+    fn cpu_ticks_of_proc_stat() {
+        let stat = "4242 (qemu (a) b) Z 1 4242 4242 0 -1 4194560 100 0 0 0 \
+                    250 30 12 3 20 0 1 0 100 0 0 18446744073709551615";
+        assert_eq!(proc_stat_ticks(stat), Some((280, 15)));
+        assert_eq!(proc_stat_ticks("4242 (x) Z 1"), None);
+        assert_eq!(proc_stat_ticks("garbage"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `archbuild accel status NAME [--json]`: a container's acceleration, its bundle's
 //! manifest, and the hits and fallbacks of the handler's log.
+//! `archbuild accel profile NAME on|off`: the handler's profile mode in that container.
 //! `archbuild accel bundle NAME`: the arch's bundle from a Debian root's compiler.
 
 use anyhow::Result;
@@ -10,8 +11,13 @@ use crate::{arch, names, state, text_table};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AccelCommand {
-    /// Show a container's acceleration: manifest, hits and fallbacks
+    /// Show a container's acceleration: manifest, hits, fallbacks and (profile mode) emulated time per executable
     Status(StatusArgs),
+    /// Turn the handler's profile mode on or off: every exec in the container is timed into its log
+    #[command(
+        after_help = "Examples:\n  archbuild accel profile trixie-arm64 on\n  archbuild accel status trixie-arm64   # ranked by emulated CPU time\n  archbuild accel profile trixie-arm64 off"
+    )]
+    Profile(ProfileArgs),
     /// Make the arch's bundle from Debian's cross toolchain of a Debian root's gcc version
     #[command(
         after_help = "Examples:\n  archbuild accel bundle trixie-arm64\n  archbuild accel bundle trixie-arm64 --output /tmp/bundle --json"
@@ -43,6 +49,29 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct ProfileArgs {
+    /// Container name (started with --accel)
+    pub name: String,
+    /// on: time every exec from now on; off: stop
+    #[arg(value_enum)]
+    pub state: Switch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+/// One line of the ranking: a path by emulated CPU time.
+#[derive(Debug, Serialize)]
+struct Ranked {
+    path: String,
+    emulated: u64,
+    emulated_cpu: f64,
+}
+
 #[derive(Debug, Serialize)]
 struct Report {
     name: String,
@@ -51,13 +80,18 @@ struct Report {
     /// The manifest, or why it cannot be used.
     manifest: Result<manifest::Manifest, String>,
     log: std::path::PathBuf,
+    /// Is the profile mode's switch file there?
+    profile: bool,
     per_path: std::collections::BTreeMap<String, status::Counts>,
+    /// The profiled paths, most emulated CPU time first: what to accelerate next.
+    by_emulated_cpu: Vec<Ranked>,
     unreadable_log_lines: usize,
 }
 
 pub fn run(cmd: AccelCommand) -> Result<()> {
     match cmd {
         AccelCommand::Status(args) => status_of(args),
+        AccelCommand::Profile(args) => profile(args),
         AccelCommand::Bundle(args) => make_bundle(args),
     }
 }
@@ -103,6 +137,54 @@ fn make_bundle(args: BundleArgs) -> Result<()> {
     Ok(())
 }
 
+/// The profile mode's switch on the host: a file in the container's log directory,
+/// which is bound over the bundle's `log` inside (`decision::profile_switch_path`).
+fn profile_switch(name: &str) -> std::path::PathBuf {
+    host::log_dir_on_host(name).join("profile")
+}
+
+fn profile(args: ProfileArgs) -> Result<()> {
+    names::validate(&args.name)?;
+    let record = state::require(&args.name)?;
+    if !record.accel {
+        anyhow::bail!(
+            "{} is not accelerated: the profile mode is the acceleration handler's; start it with --accel",
+            args.name
+        );
+    }
+    let switch = profile_switch(&record.name);
+    let log = host::log_dir_on_host(&record.name).join("handler.log");
+    match args.state {
+        Switch::On => {
+            host::prepare_log(&record.name)?;
+            std::fs::write(&switch, "")
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", switch.display()))?;
+            println!(
+                "profile mode on for {}: every exec of {} in it is timed into {} (`archbuild accel status {}` ranks them; `archbuild accel profile {} off` ends it)",
+                record.name,
+                record.arch,
+                log.display(),
+                record.name,
+                record.name
+            );
+        }
+        Switch::Off => {
+            match std::fs::remove_file(&switch) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    anyhow::bail!("cannot remove {}: {e}", switch.display())
+                }
+                _ => {}
+            }
+            println!(
+                "profile mode off for {} (its lines stay in {})",
+                record.name,
+                log.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 fn status_of(args: StatusArgs) -> Result<()> {
     names::validate(&args.name)?;
     let record = state::require(&args.name)?;
@@ -111,13 +193,24 @@ fn status_of(args: StatusArgs) -> Result<()> {
     let log = host::log_dir_on_host(&record.name).join("handler.log");
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
     let (per_path, unreadable_log_lines) = status::summarize(&log_text);
+    let by_emulated_cpu = status::by_emulated_cpu(&per_path)
+        .into_iter()
+        .filter(|p| per_path[*p].emulated > 0)
+        .map(|p| Ranked {
+            path: p.to_string(),
+            emulated: per_path[p].emulated,
+            emulated_cpu: per_path[p].emulated_cpu,
+        })
+        .collect();
     let report = Report {
         name: record.name.clone(),
         accelerated: record.accel,
         manifest: host::check_bundle(&bundle, arch).map_err(|e| format!("{e:#}")),
         bundle,
         log,
+        profile: profile_switch(&record.name).exists(),
         per_path,
+        by_emulated_cpu,
         unreadable_log_lines,
     };
     if args.json {
@@ -145,24 +238,59 @@ fn status_of(args: StatusArgs) -> Result<()> {
         Err(e) => println!("manifest:    none usable: {e}"),
     }
     println!("log:         {}", report.log.display());
-    if let Ok(m) = &report.manifest {
-        let rows: Vec<Vec<String>> = m
-            .tools
-            .keys()
-            .chain(report.per_path.keys().filter(|p| !m.tools.contains_key(*p)))
-            .map(|path| {
-                let counts = report.per_path.get(path).cloned().unwrap_or_default();
-                vec![
-                    path.clone(),
-                    counts.hits.to_string(),
-                    counts.fallbacks.to_string(),
-                    counts.last_fallback.unwrap_or_default(),
-                ]
-            })
-            .collect();
-        print!(
+    println!(
+        "profile:     {}",
+        if report.profile {
+            format!("on (`archbuild accel profile {} off` ends it)", report.name)
+        } else {
+            format!(
+                "off (`archbuild accel profile {} on` times every exec)",
+                report.name
+            )
+        }
+    );
+    // The manifest's tools, then what the log names, most emulated CPU time first.
+    let listed: Vec<&str> = report
+        .manifest
+        .as_ref()
+        .map(|m| m.tools.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let mut all = report.per_path.clone();
+    for path in &listed {
+        all.entry(path.to_string()).or_default();
+    }
+    let rows: Vec<Vec<String>> = status::by_emulated_cpu(&all)
+        .into_iter()
+        .map(|path| {
+            let counts = &all[path];
+            vec![
+                path.to_string(),
+                counts.hits.to_string(),
+                counts.fallbacks.to_string(),
+                counts.emulated.to_string(),
+                format!("{:.2}", counts.emulated_cpu),
+                counts.native.to_string(),
+                format!("{:.2}", counts.native_cpu),
+                counts.last_fallback.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        println!(
             "{}",
-            text_table::render(&["PATH", "HITS", "FALLBACKS", "LAST FALLBACK"], &rows)
+            text_table::render(
+                &[
+                    "PATH",
+                    "HITS",
+                    "FALLBACKS",
+                    "EMULATED",
+                    "EMULATED CPU S",
+                    "NATIVE",
+                    "NATIVE CPU S",
+                    "LAST FALLBACK"
+                ],
+                &rows
+            )
         );
     }
     if report.unreadable_log_lines > 0 {
