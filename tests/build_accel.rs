@@ -347,6 +347,21 @@ fn an_accelerated_osc_build_runs_the_compiler_natively_and_builds_the_same_packa
         !log.contains(" fallback "),
         "the build root's compiler is the bundle's, nothing should fall back:\n{log}"
     );
+    // `accel status` of the build root reads the same log
+    let status = common::archbuild(&fixture.state())
+        .args(["accel", "status"])
+        .arg(build_root("aarch64"))
+        .arg("--json")
+        .env("ARCHBUILD_ACCEL_BUNDLES", &bundles)
+        .output()
+        .unwrap();
+    succeeded(&status, "accel status");
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["accelerated"], true, "{status}");
+    assert_eq!(
+        status["per_path"]["/usr/libexec/gcc/aarch64-linux-gnu/14/cc1"]["hits"], 4,
+        "{status}"
+    );
     // afterwards: qemu is the interpreter again, nothing stays mounted in the build root
     let after = interpreter_of(&entry).unwrap_or_default();
     assert!(

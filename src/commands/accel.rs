@@ -1,6 +1,7 @@
-//! `archbuild accel status NAME [--json]`: a container's acceleration, its bundle's
-//! manifest, and the hits and fallbacks of the handler's log.
-//! `archbuild accel profile NAME on|off`: the handler's profile mode in that container.
+//! `archbuild accel status NAME|BUILD_ROOT [--json]`: a container's (or an accelerated
+//! build root's) acceleration, its bundle's manifest, and the hits and fallbacks of the
+//! handler's log. `archbuild accel profile NAME|BUILD_ROOT on|off`: the handler's
+//! profile mode there.
 //! `archbuild accel bundle NAME`: the arch's bundle from a Debian root's compiler.
 
 use anyhow::Result;
@@ -42,7 +43,7 @@ pub struct BundleArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// Container name
+    /// Container name, or the path of a build root (`archbuild build --accel`)
     pub name: String,
     /// Print JSON
     #[arg(long)]
@@ -51,7 +52,8 @@ pub struct StatusArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ProfileArgs {
-    /// Container name (started with --accel)
+    /// Container name (started with --accel), or the path of a build root
+    /// (`archbuild build --accel`)
     pub name: String,
     /// on: time every exec from now on; off: stop
     #[arg(value_enum)]
@@ -137,35 +139,76 @@ fn make_bundle(args: BundleArgs) -> Result<()> {
     Ok(())
 }
 
-/// The profile mode's switch on the host: a file in the container's log directory,
-/// which is bound over the bundle's `log` inside (`decision::profile_switch_path`).
-fn profile_switch(name: &str) -> std::path::PathBuf {
-    host::log_dir_on_host(name).join("profile")
+/// The profile mode's switch on the host: a file in the log directory `log_key`, which
+/// is bound over the bundle's `log` inside (`decision::profile_switch_path`).
+fn profile_switch(log_key: &str) -> std::path::PathBuf {
+    host::log_dir_on_host(log_key).join("profile")
+}
+
+/// What `status` and `profile` are about: a container, or a build root of
+/// `archbuild build --accel` (an argument with a `/`).
+struct Subject {
+    /// The container's name, or the build root's path.
+    name: String,
+    /// Its handler log directory's name (`host::log_dir_on_host`).
+    log_key: String,
+    arch: &'static arch::Arch,
+    accelerated: bool,
+    /// How to make it accelerated.
+    how: &'static str,
+}
+
+fn subject(name: &str) -> Result<Subject> {
+    if name.contains('/') {
+        let root = std::path::Path::new(name);
+        if !root.is_dir() {
+            anyhow::bail!(
+                "{name} is not a directory: give a container name, or the build root of an `archbuild build --accel` (e.g. /var/tmp/build-root/Debian_13-aarch64)"
+            );
+        }
+        let log_key = crate::oscbuild::accel_root::log_name(root);
+        return Ok(Subject {
+            name: name.to_string(),
+            accelerated: host::log_dir_on_host(&log_key).is_dir(),
+            log_key,
+            arch: crate::container::root::detect_arch(root)?,
+            how: "build in it with `archbuild build --accel`",
+        });
+    }
+    names::validate(name)?;
+    let record = state::require(name)?;
+    Ok(Subject {
+        name: record.name.clone(),
+        log_key: record.name.clone(),
+        arch: arch::lookup(&record.arch)?,
+        accelerated: record.accel,
+        how: "start it with --accel",
+    })
 }
 
 fn profile(args: ProfileArgs) -> Result<()> {
-    names::validate(&args.name)?;
-    let record = state::require(&args.name)?;
-    if !record.accel {
+    let subject = subject(&args.name)?;
+    if !subject.accelerated {
         anyhow::bail!(
-            "{} is not accelerated: the profile mode is the acceleration handler's; start it with --accel",
-            args.name
+            "{} is not accelerated: the profile mode is the acceleration handler's; {}",
+            args.name,
+            subject.how
         );
     }
-    let switch = profile_switch(&record.name);
-    let log = host::log_dir_on_host(&record.name).join("handler.log");
+    let switch = profile_switch(&subject.log_key);
+    let log = host::log_dir_on_host(&subject.log_key).join("handler.log");
     match args.state {
         Switch::On => {
-            host::prepare_log(&record.name)?;
+            host::prepare_log(&subject.log_key)?;
             std::fs::write(&switch, "")
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", switch.display()))?;
             println!(
                 "profile mode on for {}: every exec of {} in it is timed into {} (`archbuild accel status {}` ranks them; `archbuild accel profile {} off` ends it)",
-                record.name,
-                record.arch,
+                subject.name,
+                subject.arch.obs,
                 log.display(),
-                record.name,
-                record.name
+                subject.name,
+                subject.name
             );
         }
         Switch::Off => {
@@ -177,7 +220,7 @@ fn profile(args: ProfileArgs) -> Result<()> {
             }
             println!(
                 "profile mode off for {} (its lines stay in {})",
-                record.name,
+                subject.name,
                 log.display()
             );
         }
@@ -186,11 +229,10 @@ fn profile(args: ProfileArgs) -> Result<()> {
 }
 
 fn status_of(args: StatusArgs) -> Result<()> {
-    names::validate(&args.name)?;
-    let record = state::require(&args.name)?;
-    let arch = arch::lookup(&record.arch)?;
+    let subject = subject(&args.name)?;
+    let arch = subject.arch;
     let bundle = host::bundle_on_host(arch);
-    let log = host::log_dir_on_host(&record.name).join("handler.log");
+    let log = host::log_dir_on_host(&subject.log_key).join("handler.log");
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
     let (per_path, unreadable_log_lines) = status::summarize(&log_text);
     let by_emulated_cpu = status::by_emulated_cpu(&per_path)
@@ -203,12 +245,12 @@ fn status_of(args: StatusArgs) -> Result<()> {
         })
         .collect();
     let report = Report {
-        name: record.name.clone(),
-        accelerated: record.accel,
+        name: subject.name.clone(),
+        accelerated: subject.accelerated,
         manifest: host::check_bundle(&bundle, arch).map_err(|e| format!("{e:#}")),
         bundle,
         log,
-        profile: profile_switch(&record.name).exists(),
+        profile: profile_switch(&subject.log_key).exists(),
         per_path,
         by_emulated_cpu,
         unreadable_log_lines,
@@ -221,9 +263,9 @@ fn status_of(args: StatusArgs) -> Result<()> {
     println!(
         "accelerated: {}",
         if report.accelerated {
-            "yes"
+            "yes".to_string()
         } else {
-            "no (start it with --accel)"
+            format!("no ({})", subject.how)
         }
     );
     println!("bundle:      {}", report.bundle.display());
