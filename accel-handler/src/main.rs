@@ -188,6 +188,14 @@ fn emulate(run: &Run, inv: &Invocation) -> ! {
         let error = run.exec(emulator.as_ref(), &argv, false);
         tried.push(format!("{emulator} ({error})"));
     }
+    match embedded_emulator(target) {
+        Ok(emulator) => {
+            let argv = decision::emulator_argv(&emulator, cpu, inv);
+            let error = run.exec(emulator.as_ref(), &argv, false);
+            tried.push(format!("the embedded qemu ({error})"));
+        }
+        Err(why) => tried.push(format!("the embedded qemu ({why})")),
+    }
     fail(
         127,
         &format!(
@@ -196,6 +204,60 @@ fn emulate(run: &Run, inv: &Invocation) -> ! {
             tried.join(", ")
         ),
     )
+}
+
+/// The qemu of `target` archbuild appended to this handler file
+/// (`decision::embedded_trailer`), copied into a memfd: its `/proc/self/fd/N` path (the
+/// descriptor is close-on-exec; the kernel has opened the file by then).
+fn embedded_emulator(target: &str) -> Result<String, String> {
+    use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
+    use std::os::unix::fs::FileExt;
+    let exe = File::open("/proc/self/exe").map_err(|e| format!("/proc/self/exe: {e}"))?;
+    let len = exe.metadata().map_err(|e| e.to_string())?.len();
+    let mut trailer = [0u8; decision::EMBEDDED_TRAILER_LEN];
+    let start = len
+        .checked_sub(trailer.len() as u64)
+        .ok_or("this handler file carries no qemu")?;
+    exe.read_exact_at(&mut trailer, start)
+        .map_err(|e| e.to_string())?;
+    let (offset, size, embedded) = decision::parse_embedded_trailer(&trailer, len)
+        .ok_or("this handler file carries no qemu")?;
+    if embedded != target {
+        return Err(format!("this handler file carries qemu-{embedded}"));
+    }
+    // SAFETY: a NUL-terminated name; the descriptor is owned by the File below.
+    let fd = unsafe { libc::memfd_create(c"qemu-embedded".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(format!("memfd_create: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: fd was just made and is owned by nobody else.
+    let memfd = unsafe { File::from_raw_fd(fd) };
+    let (mut from, mut left) = (offset as libc::loff_t, size as usize);
+    while left > 0 {
+        // SAFETY: valid descriptors; the kernel advances `from`.
+        let n = unsafe {
+            libc::copy_file_range(
+                exe.as_raw_fd(),
+                &mut from,
+                memfd.as_raw_fd(),
+                std::ptr::null_mut(),
+                left,
+                0,
+            )
+        };
+        if n <= 0 {
+            return Err(format!(
+                "copying it: {}",
+                if n == 0 {
+                    "short file".to_string()
+                } else {
+                    std::io::Error::last_os_error().to_string()
+                }
+            ));
+        }
+        left -= n as usize;
+    }
+    Ok(format!("/proc/self/fd/{}", memfd.into_raw_fd()))
 }
 
 fn now() -> u64 {

@@ -301,6 +301,43 @@ pub fn emulator_candidates(target: &str) -> Vec<String> {
     ]
 }
 
+/// The handler file archbuild registers carries the arch's qemu after the handler's own
+/// ELF image, described by a trailer at its very end: [`EMBEDDED_MAGIC`], the qemu's
+/// offset and size (little-endian u64), its qemu target (NUL-padded). In a root with no
+/// qemu of its own (a chroot of another tool, a build root before archbuild's mounts) the
+/// handler runs that copy, read through `/proc/self/exe`.
+pub const EMBEDDED_MAGIC: &[u8; 16] = b"archbuild-qemu\0\0";
+/// The trailer's size.
+pub const EMBEDDED_TRAILER_LEN: usize = 64;
+
+/// The trailer for a qemu of `target` at `offset`, `size` bytes long (archbuild writes
+/// it; the handler only reads).
+#[allow(dead_code)]
+pub fn embedded_trailer(offset: u64, size: u64, target: &str) -> Vec<u8> {
+    let mut trailer = EMBEDDED_MAGIC.to_vec();
+    trailer.extend(offset.to_le_bytes());
+    trailer.extend(size.to_le_bytes());
+    let mut name = target.as_bytes().to_vec();
+    name.resize(EMBEDDED_TRAILER_LEN - trailer.len(), 0);
+    trailer.extend(name);
+    trailer
+}
+
+/// Read a trailer (the last [`EMBEDDED_TRAILER_LEN`] bytes of a file of `file_len`
+/// bytes): the qemu's offset, size and target, when it is one and fits in the file.
+pub fn parse_embedded_trailer(trailer: &[u8], file_len: u64) -> Option<(u64, u64, String)> {
+    if trailer.len() != EMBEDDED_TRAILER_LEN || &trailer[..16] != EMBEDDED_MAGIC {
+        return None;
+    }
+    let word = |at: usize| u64::from_le_bytes(trailer[at..at + 8].try_into().expect("8 bytes"));
+    let (offset, size) = (word(16), word(24));
+    let name = trailer[32..].split(|b| *b == 0).next().unwrap_or_default();
+    let end = offset.checked_add(size)?;
+    (size > 0 && end + EMBEDDED_TRAILER_LEN as u64 == file_len)
+        .then(|| Some((offset, size, String::from_utf8(name.to_vec()).ok()?)))
+        .flatten()
+}
+
 /// One line of the handler's log: `<unix time> <pid> hit|fallback <path> <detail>`.
 pub fn log_line(unix_time: u64, pid: u32, path: &str, exec: &Exec) -> String {
     match exec {
@@ -583,6 +620,27 @@ mod tests {
             emulator_candidates("arm")[..2],
             ["/qemu-arm", "/emul/qemu-arm"]
         );
+    }
+
+    #[test]
+    fn the_embedded_qemu_trailer_round_trips_and_refuses_what_does_not_fit() {
+        let t = embedded_trailer(1000, 5000, "aarch64");
+        assert_eq!(t.len(), EMBEDDED_TRAILER_LEN);
+        assert_eq!(
+            parse_embedded_trailer(&t, 6064),
+            Some((1000, 5000, "aarch64".to_string()))
+        );
+        // the file must end right after it; garbage and a plain handler are no trailer
+        assert_eq!(parse_embedded_trailer(&t, 6065), None);
+        assert_eq!(
+            parse_embedded_trailer(&embedded_trailer(u64::MAX, 2, "arm"), 64),
+            None
+        );
+        assert_eq!(
+            parse_embedded_trailer(&[0u8; EMBEDDED_TRAILER_LEN], 64),
+            None
+        );
+        assert_eq!(parse_embedded_trailer(&t[1..], 6063), None);
     }
 
     #[test]

@@ -78,6 +78,59 @@ pub fn find_handler() -> Result<PathBuf> {
     )
 }
 
+/// The handler file archbuild registers for `arch`: the handler with the arch's qemu
+/// appended (`decision::embedded_trailer`), so that it can emulate in a root that has no
+/// qemu of its own. Made (root's, 0755, by a rename) under `<state dir>/accel/` when
+/// missing or different; the kernel keeps the registered file open (flag F), so an old
+/// one stays valid until its entry goes.
+pub fn registered_handler(arch: &Arch) -> Result<PathBuf> {
+    let handler = find_handler()?;
+    let emulator = crate::emulator::find(arch, None)?.path;
+    let path = registered_handler_path(arch);
+    combine(
+        &handler,
+        &emulator,
+        arch,
+        path.parent().unwrap_or(Path::new("/")),
+    )
+}
+
+/// Where [`registered_handler`] puts the file for `arch`.
+pub fn registered_handler_path(arch: &Arch) -> PathBuf {
+    settings::state_dir()
+        .join("accel")
+        .join(format!("{HANDLER_NAME}-{}", arch.qemu))
+}
+
+/// [`registered_handler`]'s file in `dir`, from `handler` and `emulator`.
+pub fn combine(handler: &Path, emulator: &Path, arch: &Arch, dir: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let read = |p: &Path| {
+        std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
+    };
+    let mut content = read(handler)?;
+    let qemu = read(emulator)?;
+    let trailer =
+        super::decision::embedded_trailer(content.len() as u64, qemu.len() as u64, arch.qemu);
+    content.extend(qemu);
+    content.extend(trailer);
+    let path = dir.join(format!("{HANDLER_NAME}-{}", arch.qemu));
+    if std::fs::read(&path).is_ok_and(|old| old == content) {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let partial = dir.join(format!(".{HANDLER_NAME}-{}.partial", arch.qemu));
+    std::fs::write(&partial, &content)
+        .and_then(|()| std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755)))
+        .and_then(|()| std::fs::rename(&partial, &path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            anyhow::anyhow!("cannot write {}: {e}", path.display())
+        })?;
+    Ok(path)
+}
+
 /// The bundle of `arch` at `dir`, with its manifest read and checked.
 pub fn check_bundle(dir: &Path, arch: &Arch) -> Result<Manifest> {
     let path = dir.join("manifest.json");
@@ -106,4 +159,38 @@ pub fn check_bundle(dir: &Path, arch: &Arch) -> Result<Manifest> {
         );
     }
     Ok(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registered_handler_carries_the_emulator_and_is_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (handler, qemu) = (dir.path().join("h"), dir.path().join("q"));
+        std::fs::write(&handler, b"\x7fELF handler").unwrap();
+        std::fs::write(&qemu, b"\x7fELF qemu-aarch64").unwrap();
+        let arch = crate::arch::lookup("aarch64").unwrap();
+        let out = dir.path().join("accel");
+        let path = combine(&handler, &qemu, arch, &out).unwrap();
+        assert_eq!(path, out.join("archbuild-accel-aarch64"));
+        let bytes = std::fs::read(&path).unwrap();
+        let len = bytes.len() as u64;
+        let trailer = &bytes[bytes.len() - super::super::decision::EMBEDDED_TRAILER_LEN..];
+        let (offset, size, target) =
+            super::super::decision::parse_embedded_trailer(trailer, len).unwrap();
+        assert_eq!(target, "aarch64");
+        assert_eq!(
+            &bytes[offset as usize..(offset + size) as usize],
+            b"\x7fELF qemu-aarch64"
+        );
+        assert!(bytes.starts_with(b"\x7fELF handler"));
+        // the same parts: the same file, not rewritten
+        let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+        let first = inode(&path);
+        combine(&handler, &qemu, arch, &out).unwrap();
+        assert_eq!(inode(&path), first);
+        assert!(crate::binfmt::policy::is_accel_handler(&path));
+    }
 }

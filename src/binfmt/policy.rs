@@ -144,11 +144,13 @@ pub fn decide(s: &Situation, emulator: &dyn Fn() -> Result<Emulator>) -> Result<
     })
 }
 
-/// Is `interpreter` archbuild's acceleration handler (by its file name)?
+/// Is `interpreter` archbuild's acceleration handler (by its file name: the handler, or
+/// the handler file with an arch's qemu, `archbuild-accel-<target>`)?
 pub fn is_accel_handler(interpreter: &Path) -> bool {
-    interpreter
-        .file_name()
-        .is_some_and(|n| n == crate::accel::host::HANDLER_NAME)
+    interpreter.file_name().is_some_and(|n| {
+        n.to_str()
+            .is_some_and(|n| n.starts_with(crate::accel::host::HANDLER_NAME))
+    })
 }
 
 /// The entry archbuild registers for an accelerated `arch`: the same match and flags

@@ -97,6 +97,14 @@ pub fn start(record: &Record) -> Result<Started> {
 
 /// Carry out a [`StartPlan`] and pin the namespace at `pin`.
 fn apply_start(plan: &StartPlan, pin: &Path) -> Result<()> {
+    if let (Some(accel), Some(emulator)) = (&plan.accel, &plan.emulator) {
+        crate::accel::host::combine(
+            &accel.handler,
+            emulator,
+            plan.arch,
+            accel.registered.parent().unwrap_or(Path::new("/")),
+        )?;
+    }
     crate::binfmt::policy::apply(&plan.binfmt, plan.arch)?;
     root::apply_edits(&plan.account_edits).with_context(|| {
         format!(
@@ -153,7 +161,7 @@ fn prepare_enter(
     let arch = record_arch(record)?;
     let host = arch::host()?;
     if record.accel && !arch.is_native_on(host) {
-        crate::binfmt::policy::ensure_accel(arch, &crate::accel::host::find_handler()?)?;
+        crate::binfmt::policy::ensure_accel(arch, &crate::accel::host::registered_handler(arch)?)?;
     } else {
         crate::binfmt::ensure(arch, record.emulator.as_deref())?;
     }

@@ -37,7 +37,11 @@ pub struct StartPlan {
 /// What acceleration adds to a start: the handler's binfmt entry and the bundle's mounts.
 #[derive(Debug, Clone, Serialize)]
 pub struct AccelPlan {
+    /// The installed handler.
     pub handler: PathBuf,
+    /// What is registered: the handler with the arch's qemu inside
+    /// (`accel::host::registered_handler`), made when the container starts.
+    pub registered: PathBuf,
     pub bundle: PathBuf,
     pub log_dir: PathBuf,
     /// How many root paths the bundle's manifest lists.
@@ -100,6 +104,7 @@ pub fn plan(record: &Record, user: &str, facts: &HostFacts) -> Result<StartPlan>
         let manifest = crate::accel::host::check_bundle(&bundle, arch)?;
         Some(AccelPlan {
             handler: crate::accel::host::find_handler()?,
+            registered: crate::accel::host::registered_handler_path(arch),
             bundle,
             log_dir: crate::accel::host::log_dir_on_host(&record.name),
             tools: manifest.tools.len(),
@@ -108,7 +113,7 @@ pub fn plan(record: &Record, user: &str, facts: &HostFacts) -> Result<StartPlan>
         None
     };
     let binfmt = match &accel {
-        Some(accel) => binfmt::policy::decide_accel(&situation, &accel.handler),
+        Some(accel) => binfmt::policy::decide_accel(&situation, &accel.registered),
         None => binfmt::decide(&situation, &|| {
             Ok(emulator.clone().expect("emulated arches have an emulator"))
         })?,

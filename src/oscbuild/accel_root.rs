@@ -41,6 +41,7 @@ pub const SET_UP_STARTED: &str = "not-ready";
 /// What an accelerated build binds into its build root, all on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parts {
+    /// The handler ([`find`]), or the handler file that is registered ([`prepare`]).
     pub handler: PathBuf,
     pub bundle: PathBuf,
     pub log_dir: PathBuf,
@@ -60,8 +61,10 @@ pub fn log_name(root: &Path) -> String {
 }
 
 /// Find the parts for `arch` (handler, bundle, emulator) and make the log of `root`.
+/// Root's part: the registered handler file (with the arch's qemu inside) is made here.
 pub fn prepare(arch: &Arch, root: &Path) -> Result<Parts> {
-    let parts = find(arch, Some(root))?;
+    let mut parts = find(arch, Some(root))?;
+    parts.handler = crate::accel::host::registered_handler(arch)?;
     crate::accel::host::prepare_log(&log_name(root))?;
     Ok(parts)
 }
