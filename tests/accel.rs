@@ -738,3 +738,61 @@ fn the_profile_mode_times_every_exec_and_ends_as_the_program_did() {
         "the user's QEMU_CPU wins"
     );
 }
+
+/// The handler file archbuild registers carries the arch's qemu: a root with no qemu of
+/// its own (a chroot of another tool, say) still runs its programs emulated.
+#[test]
+fn a_root_without_qemu_runs_the_qemu_inside_the_registered_handler_file() {
+    isolated!();
+    if !common::have_qemu_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let handler = handler();
+    let root = common::busybox_root(dir.path(), "arm64");
+    let busybox = root.join("bin/busybox");
+    marked_copy(&busybox.clone(), &busybox);
+    std::fs::create_dir_all(root.join("proc")).unwrap();
+    let _mounted = Mounted(vec![root.join("proc")]);
+    common::sh(&format!(
+        "mount -t proc proc {}",
+        root.join("proc").display()
+    ));
+    assert!(
+        !root.join("qemu-aarch64").exists() && !root.join("usr/bin/qemu-aarch64-static").exists()
+    );
+
+    // the bare handler: nowhere to find qemu
+    let bare = register(&handler);
+    let out = in_root(&root, &[], &["/bin/busybox", "uname", "-m"]);
+    assert_eq!(out.status.code(), Some(127), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no emulator for aarch64 could be executed")
+            && stderr.contains("the embedded qemu (this handler file carries no qemu)"),
+        "{stderr}"
+    );
+    drop(bare);
+
+    // the file archbuild registers: the handler with qemu-aarch64 appended
+    let aarch64 = archbuild::arch::lookup("aarch64").unwrap();
+    let combined = archbuild::accel::host::combine(
+        &handler,
+        Path::new("/usr/bin/qemu-aarch64-static"),
+        aarch64,
+        &dir.path().join("accel"),
+    )
+    .unwrap();
+    archbuild::emulator::verify(&combined).expect("the registered file passes as an emulator");
+    let _entry = register_marked(&combined, "accel-embedded", MARKER);
+    assert_eq!(
+        stdout(&in_root(&root, &[], &["/bin/busybox", "uname", "-m"])),
+        "aarch64\n"
+    );
+    let out = in_root(
+        &root,
+        &[],
+        &["/bin/busybox", "sh", "-c", "busybox true && exit 3"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+}

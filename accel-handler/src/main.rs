@@ -234,17 +234,9 @@ fn embedded_emulator(target: &str) -> Result<String, String> {
     let memfd = unsafe { File::from_raw_fd(fd) };
     let (mut from, mut left) = (offset as libc::loff_t, size as usize);
     while left > 0 {
-        // SAFETY: valid descriptors; the kernel advances `from`.
-        let n = unsafe {
-            libc::copy_file_range(
-                exe.as_raw_fd(),
-                &mut from,
-                memfd.as_raw_fd(),
-                std::ptr::null_mut(),
-                left,
-                0,
-            )
-        };
+        // SAFETY: valid descriptors; the kernel advances `from`. (sendfile, not
+        // copy_file_range: the memfd is on another file system.)
+        let n = unsafe { libc::sendfile(memfd.as_raw_fd(), exe.as_raw_fd(), &mut from, left) };
         if n <= 0 {
             return Err(format!(
                 "copying it: {}",
