@@ -127,10 +127,15 @@ fn after_the_root(
         } else {
             Progress::new(&task)
         };
+        let was = if record.accel {
+            "still accelerated with the bundle there"
+        } else {
+            "not accelerated"
+        };
         let done =
             accel_step::carry_out(container, &req.location, arch, &progress).map_err(|e| {
                 anyhow::anyhow!(
-                    "{container} is bootstrapped and registered, but not accelerated: {}",
+                    "{container} is bootstrapped and registered ({was}), but --accel failed: {}",
                     crate::error::one_line(&e)
                 )
             })?;
