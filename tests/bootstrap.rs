@@ -1004,3 +1004,179 @@ fn a_full_disk_is_named_with_the_space_needed_and_nothing_passes_for_complete() 
     assert!(mounts_under(&root).is_empty());
     common::sh(&format!("umount {}", small.display()));
 }
+
+#[test]
+fn accel_is_planned_for_debian_roots_and_refused_up_front_elsewhere() {
+    let env = bootstrap_env();
+    let bundles = env.path().join("bundles");
+    let env = env.with_env("ARCHBUILD_ACCEL_BUNDLES", &bundles);
+    let trixie = [
+        "bootstrap",
+        "aarch64",
+        "--dist",
+        "debian-13",
+        "--packages",
+        "gcc",
+    ];
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&[&trixie[..], &["--accel", "--dry-run", "--json"]].concat()))
+            .unwrap();
+    let actions = v["actions"].as_array().unwrap();
+    assert_eq!(
+        actions.last().unwrap(),
+        &serde_json::json!({
+            "action": "accel_bundle",
+            "container": "aarch64",
+            "bundle": bundles.join("x86_64-for-aarch64"),
+        }),
+        "the bundle step comes after the backend's: {actions:?}"
+    );
+    let text = env.ok(&[&trixie[..], &["--accel", "--dry-run"]].concat());
+    assert!(
+        text.contains("then: archbuild accel bundle aarch64 (into "),
+        "{text}"
+    );
+    let plain = env.ok(&[&trixie[..], &["--dry-run", "--json"]].concat());
+    assert!(!plain.contains("accel_bundle"), "{plain}");
+    // Roots that cannot be accelerated: a usage error before anything is done.
+    env.fails(
+        &[
+            "bootstrap",
+            "aarch64",
+            "--dist",
+            "tumbleweed",
+            "--accel",
+            "--dry-run",
+        ],
+        2,
+        "openSUSE roots cannot be accelerated yet",
+    );
+    env.fails(
+        &["bootstrap", "x86_64", "--dist", "debian-13", "--accel"],
+        2,
+        "nothing is emulated: drop --accel",
+    );
+    // A host without the bundle's tools: one line naming each, before any work.
+    if common::prerequisite(common::is_root(), "bootstrap needs root") && mmdebstrap_ready() {
+        let tools = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(
+            common::tool("mmdebstrap").unwrap(),
+            tools.path().join("mmdebstrap"),
+        )
+        .unwrap();
+        let out = env
+            .cmd(&[&trixie[..], &["--accel"]].concat())
+            .env("PATH", tools.path())
+            .output()
+            .unwrap();
+        common::assert_one_line_error(
+            &out,
+            "bootstrap --accel without patchelf",
+            1,
+            &[
+                "--accel needs more on this host",
+                "patchelf is not installed (install patchelf)",
+                "dpkg-deb is not installed (install dpkg)",
+                "or drop --accel",
+            ],
+        );
+    }
+    assert!(!env.path().join("state").exists() && !bundles.exists());
+}
+
+/// `bootstrap --accel` of the Debian 13 root the identity test uses (restored from the
+/// pristine copy it leaves in the shared cache; bootstrapped otherwise, about 10
+/// minutes): the bundle is made and the container recorded accelerated; a second run
+/// reuses the bundle; a bundle that no longer fits the root is refused, saying why.
+#[test]
+fn debian_13_bootstrap_accel_makes_the_bundle_and_records_the_container_accelerated() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    isolated!();
+    if !mmdebstrap_ready()
+        || !common::prerequisite(
+            ["patchelf", "dpkg-deb", "apt-get"]
+                .iter()
+                .all(|t| common::tool(t).is_some()),
+            "patchelf, dpkg-deb and apt-get (scripts/install-test-deps)",
+        )
+    {
+        return;
+    }
+    let began = Instant::now();
+    let handler = common::accel::handler();
+    let env = Env::new();
+    let bundles = env.path().join("bundles");
+    let env = env
+        .with_env(
+            "ARCHBUILD_CACHE_DIR",
+            common::cache_dir().join("accel-archbuild-cache"),
+        )
+        .with_env(
+            "ARCHBUILD_PACKAGE_CACHE",
+            common::cache_dir().join("packages"),
+        )
+        .with_env("ARCHBUILD_ACCEL_BUNDLES", &bundles)
+        .with_env("ARCHBUILD_ACCEL_HANDLER", &handler);
+    let bootstrap = [
+        "bootstrap",
+        "aarch64",
+        "--dist",
+        "debian-13",
+        "--name",
+        "trixie",
+        "--packages",
+        "gcc,g++,libc6-dev",
+        "--accel",
+        "--json",
+    ];
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&bootstrap)).unwrap();
+    eprintln!(
+        "bootstrap --accel ({}, bundle {}): {:.0} s",
+        v["how"],
+        v["accel"]["how"],
+        began.elapsed().as_secs_f64()
+    );
+    assert_eq!(v["accel"]["how"], "made", "{v}");
+    let tools = v["accel"]["tools"].as_u64().unwrap();
+    assert!(tools >= 5, "{v}");
+    assert_eq!(
+        v["accel"]["bundle"],
+        bundles.join("x86_64-for-aarch64").to_str().unwrap()
+    );
+    assert!(bundles.join("x86_64-for-aarch64/manifest.json").is_file());
+    assert_eq!(env.record("trixie").unwrap()["accel"], true);
+    let status: serde_json::Value =
+        serde_json::from_str(&env.ok(&["status", "trixie", "--json"])).unwrap();
+    assert_eq!(status["accel"]["root_match"]["tools"], tools, "{status}");
+    assert_eq!(status["accel"]["root_match"]["matching"], tools, "{status}");
+    assert_eq!(status["accel"]["handler"], handler.to_str().unwrap());
+    let start: serde_json::Value =
+        serde_json::from_str(&env.ok(&["start", "trixie", "--dry-run"])).unwrap();
+    assert_eq!(start["accel"]["tools"], tools, "start uses it: {start}");
+
+    // Again: the root is there, the bundle fits it.
+    let again: serde_json::Value = serde_json::from_str(&env.ok(&bootstrap)).unwrap();
+    assert_eq!(
+        (again["how"].clone(), again["accel"]["how"].clone()),
+        ("existing".into(), "reused".into()),
+        "{again}"
+    );
+    // A root whose assembler changed does not fit the bundle any more.
+    let root = PathBuf::from(v["location"].as_str().unwrap());
+    let assembler = root.join("usr/bin/aarch64-linux-gnu-as");
+    let mut bytes = std::fs::read(&assembler).unwrap();
+    bytes.push(0);
+    std::fs::write(&assembler, bytes).unwrap();
+    let out = env.run(&bootstrap);
+    common::assert_one_line_error(
+        &out,
+        "bootstrap --accel with a bundle of another root",
+        1,
+        &[
+            "trixie is bootstrapped and registered (still accelerated with the bundle there)",
+            &format!("({} of {tools} tools match this one)", tools - 1),
+            "`archbuild accel bundle trixie`",
+        ],
+    );
+    eprintln!("whole test: {:.0} s", began.elapsed().as_secs_f64());
+}

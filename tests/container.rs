@@ -849,3 +849,203 @@ fn doctor_checks_each_precondition() {
         "{text}"
     );
 }
+
+/// A bundle for aarch64 under `dir` whose manifest lists two root tools, made for the
+/// files "as" and "ld" (tests/accel.rs's planning bundle has the same shape).
+fn accel_bundle(dir: &Path) -> PathBuf {
+    use archbuild::accel::manifest::{self, Identity, Manifest, Tool, Toolchain};
+    let bundles = dir.join("bundles");
+    let bundle = bundles.join("x86_64-for-aarch64");
+    std::fs::create_dir_all(bundle.join("log")).unwrap();
+    let tool = |contents: &[u8]| Tool {
+        native: "/emul/x86_64-for-aarch64/usr/bin/x".into(),
+        args: vec![],
+        replace: Default::default(),
+        append: vec![],
+        emulate_if: vec![],
+        unless_followed_by: vec![],
+        identity: Identity::of_bytes(contents),
+    };
+    let m = Manifest {
+        version: manifest::FORMAT_VERSION,
+        target: "aarch64".into(),
+        toolchain: Toolchain {
+            distribution: "debian".into(),
+            version: "14.2.0-19".into(),
+            triplet: "aarch64-linux-gnu".into(),
+        },
+        tools: [
+            ("/usr/bin/aarch64-linux-gnu-as".to_string(), tool(b"as")),
+            ("/usr/bin/aarch64-linux-gnu-ld".to_string(), tool(b"ld")),
+        ]
+        .into_iter()
+        .collect(),
+    };
+    std::fs::write(bundle.join("manifest.json"), manifest::format(&m)).unwrap();
+    bundles
+}
+
+#[test]
+fn list_status_and_doctor_show_acceleration() {
+    if !common::prerequisite(common::is_root(), "doctor's root check passes only as root")
+        || !have_tools()
+    {
+        return;
+    }
+    let env = Env::new();
+    // A root whose assembler is the one the bundle was made for and whose linker changed.
+    let root = env.path().join("root");
+    std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+    std::fs::write(root.join("usr/bin/aarch64-linux-gnu-as"), "as").unwrap();
+    std::fs::write(root.join("usr/bin/aarch64-linux-gnu-ld"), "ld, updated").unwrap();
+    let bundles = accel_bundle(env.path());
+    // A static, root-owned stand-in for the handler (status and doctor only check it).
+    let handler = "/usr/bin/qemu-aarch64-static";
+    let env = env
+        .with_env("ARCHBUILD_ACCEL_BUNDLES", &bundles)
+        .with_env("ARCHBUILD_ACCEL_HANDLER", handler);
+    let containers = env.path().join("state/containers");
+    std::fs::create_dir_all(&containers).unwrap();
+    for (name, accel) in [("acc", true), ("plain", false)] {
+        std::fs::write(
+            containers.join(format!("{name}.json")),
+            format!(
+                r#"{{"name":"{name}","arch":"aarch64","location":"{}","accel":{accel}}}"#,
+                root.display()
+            ),
+        )
+        .unwrap();
+    }
+
+    let list = env.ok(&["list"]);
+    assert!(list.lines().next().unwrap().contains(" ACCEL "), "{list}");
+    let column = |name: &str| {
+        let row = list
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{list}"));
+        row.split_whitespace().nth(3).unwrap().to_string()
+    };
+    assert_eq!(
+        (column("acc"), column("plain")),
+        ("on".into(), "off".into())
+    );
+    let json: serde_json::Value = serde_json::from_str(&env.ok(&["list", "--json"])).unwrap();
+    let accel_of = |name: &str| {
+        json.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()["accel"]
+            .clone()
+    };
+    assert_eq!(
+        (accel_of("acc"), accel_of("plain")),
+        (true.into(), false.into())
+    );
+
+    let status: serde_json::Value =
+        serde_json::from_str(&env.ok(&["status", "acc", "--json"])).unwrap();
+    let accel = &status["accel"];
+    assert_eq!(
+        status["name"], "acc",
+        "the container's fields stay: {status}"
+    );
+    assert_eq!(accel["accelerated"], true, "{status}");
+    assert_eq!(
+        accel["bundle"],
+        bundles.join("x86_64-for-aarch64").to_str().unwrap()
+    );
+    assert_eq!(accel["toolchain"]["version"], "14.2.0-19");
+    assert_eq!(
+        (
+            accel["root_match"]["tools"].clone(),
+            accel["root_match"]["matching"].clone()
+        ),
+        (2.into(), 1.into()),
+        "{status}"
+    );
+    assert_eq!(
+        accel["root_match"]["differing"][0][0],
+        "/usr/bin/aarch64-linux-gnu-ld"
+    );
+    assert_eq!(accel["handler"], handler);
+    assert!(
+        accel.get("binfmt_interpreter").is_none(),
+        "not running: {status}"
+    );
+    let text = env.ok(&["status", "acc"]);
+    assert!(text.contains("accel:     on"), "{text}");
+    assert!(text.contains("matching:  1 of 2 tools"), "{text}");
+    assert!(
+        text.contains("/usr/bin/aarch64-linux-gnu-ld: the root's file changed"),
+        "{text}"
+    );
+    let plain: serde_json::Value =
+        serde_json::from_str(&env.ok(&["status", "plain", "--json"])).unwrap();
+    assert_eq!(plain["accel"], serde_json::json!({"accelerated": false}));
+    assert!(env.ok(&["status", "plain"]).contains("accel:     off"));
+
+    // doctor: the handler and acc's bundle are fine; without the bundle acc fails.
+    let doctor = |env: &Env| {
+        let out = env.run(&["doctor", "aarch64"]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = doctor(&env);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("ok    acceleration handler {handler}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok    aarch64: acc is accelerated and its bundle is usable"),
+        "{text}"
+    );
+    let manifest = bundles.join("x86_64-for-aarch64/manifest.json");
+    std::fs::rename(&manifest, manifest.with_extension("away")).unwrap();
+    let (code, text) = doctor(&env);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("FAIL  aarch64: acc is accelerated, but no acceleration bundle for aarch64")
+            && text.contains("-> fix: `archbuild accel bundle acc`"),
+        "{text}"
+    );
+    // No handler: a failure while a container is accelerated, a note once none is.
+    let no_handler = Env::new()
+        .with_env("ARCHBUILD_ACCEL_BUNDLES", &bundles)
+        .with_env("ARCHBUILD_ACCEL_HANDLER", env.path().join("none"));
+    let moved = no_handler.path().join("state/containers");
+    std::fs::create_dir_all(&moved).unwrap();
+    std::fs::copy(containers.join("acc.json"), moved.join("acc.json")).unwrap();
+    let (code, text) = doctor(&no_handler);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("FAIL  acceleration handler: "), "{text}");
+    std::fs::remove_file(moved.join("acc.json")).unwrap();
+    let (code, text) = doctor(&no_handler);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("note  acceleration handler (only for --accel)"),
+        "{text}"
+    );
+
+    // tests/run installs the static handler beside the archbuild under test, where
+    // `start --accel` finds it without ARCHBUILD_ACCEL_HANDLER.
+    let beside = common::archbuild_bin().with_file_name("archbuild-accel");
+    if common::prerequisite(
+        beside.is_file(),
+        "the static handler beside archbuild (tests/run installs it)",
+    ) {
+        let out = common::archbuild(env.path())
+            .args(["doctor", "aarch64"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("ok    acceleration handler {}", beside.display())),
+            "{text}"
+        );
+    }
+}

@@ -419,6 +419,14 @@ fn spec_builds_offline_into_packages_that_hold_what_archbuild_generates() {
     }
     file(true, format!("{docdir}/binfmt.d"));
     file(false, format!("{docdir}/binfmt.d/archbuild.conf"));
+    // The binfmt handler of accelerated roots, where archbuild looks for it (x86_64 only:
+    // bundles hold x86_64 tools).
+    let handler = archbuild::accel::host::INSTALLED_HANDLER;
+    if arch == "x86_64" {
+        let dir = Path::new(handler).parent().unwrap();
+        file(true, dir.display().to_string());
+        file(false, handler.to_string());
+    }
     let licenses = format!("{}/archbuild", at("%{_defaultlicensedir}"));
     file(true, licenses.clone());
     file(false, format!("{licenses}/COPYING"));
@@ -475,6 +483,9 @@ fn spec_builds_offline_into_packages_that_hold_what_archbuild_generates() {
     let packaged_bin = inside(&format!("{}/archbuild", at("%{_bindir}")));
     let said = stdout(Command::new(&packaged_bin).arg("--version"));
     assert_eq!(said.trim(), format!("archbuild {VERSION}"));
+    if arch == "x86_64" {
+        packaged_handler_is_usable(&main, &inside(handler));
+    }
 
     // Dependencies, by name.
     let names = |lines: Vec<String>| -> Vec<String> {
@@ -500,6 +511,18 @@ fn spec_builds_offline_into_packages_that_hold_what_archbuild_generates() {
             "archbuild recommends {recommends:?}"
         );
     }
+    // What only `accel bundle` of Debian roots needs is merely suggested.
+    let suggests = names(rpm_query(&main, "--suggests"));
+    for name in ["patchelf", "dpkg", "apt"] {
+        assert!(
+            suggests.iter().any(|r| r == name),
+            "archbuild suggests {suggests:?}"
+        );
+        assert!(
+            !requires.iter().chain(&recommends).any(|r| r == name),
+            "{name} must be a suggestion only: requires {requires:?}, recommends {recommends:?}"
+        );
+    }
     let build_requires = rpm_query(&srpm, "--requires");
     assert!(
         build_requires
@@ -510,5 +533,48 @@ fn spec_builds_offline_into_packages_that_hold_what_archbuild_generates() {
     assert!(
         build_requires.iter().any(|r| r == "cargo-packaging"),
         "{build_requires:?}"
+    );
+}
+
+/// The packaged handler is at a path archbuild looks at, owned by root, mode 0755,
+/// statically linked (no PT_INTERP), accepted by the check `start --accel` makes, and
+/// runs.
+fn packaged_handler_is_usable(rpm: &Path, extracted: &Path) {
+    let handler = archbuild::accel::host::INSTALLED_HANDLER;
+    if std::env::var_os("ARCHBUILD_ACCEL_HANDLER").is_none() {
+        let candidates = archbuild::accel::host::handler_candidates();
+        assert!(
+            candidates.iter().any(|c| c == Path::new(handler)),
+            "{handler} is not among {candidates:?}"
+        );
+    }
+    let line = stdout(
+        Command::new("rpm")
+            .args([
+                "-qp",
+                "--qf",
+                "[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILENAMES}\n]",
+            ])
+            .arg(rpm),
+    )
+    .lines()
+    .find(|l| l.ends_with(&format!(" {handler}")))
+    .unwrap_or_else(|| panic!("{} has no {handler}", rpm.display()))
+    .to_string();
+    assert!(
+        line.starts_with("-rwxr-xr-x root root "),
+        "the packaged handler: {line}"
+    );
+    let info = archbuild::elf::read(extracted).unwrap();
+    assert!(!info.dynamic, "the packaged handler has a PT_INTERP");
+    assert_eq!(info.machine, 62, "the packaged handler is not x86_64");
+    archbuild::emulator::verify(extracted).expect("the packaged handler passes start's check");
+    // Run by hand it says what it is (binfmt_misc gives it the binary and argv[0]).
+    let out = Command::new(extracted).output().unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("binfmt_misc interpreter"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
-use super::manifest::{self, Manifest};
+use serde::Serialize;
+
+use super::decision::{self, Exec, Found, Inputs};
+use super::manifest::{self, Identity, Manifest};
 use crate::arch::Arch;
 use crate::settings;
 
@@ -42,9 +45,11 @@ pub fn prepare_log(name: &str) -> anyhow::Result<()> {
 
 /// The handler's file name, wherever it is installed.
 pub const HANDLER_NAME: &str = "archbuild-accel";
+/// Where packages install the handler (spec/archbuild.spec).
+pub const INSTALLED_HANDLER: &str = "/usr/libexec/archbuild/archbuild-accel";
 
 /// The handler: `ARCHBUILD_ACCEL_HANDLER`, else `archbuild-accel` beside this program,
-/// else `/usr/libexec/archbuild/archbuild-accel`.
+/// else [`INSTALLED_HANDLER`].
 pub fn handler_candidates() -> Vec<PathBuf> {
     if let Some(explicit) = std::env::var_os("ARCHBUILD_ACCEL_HANDLER") {
         return vec![PathBuf::from(explicit)];
@@ -56,7 +61,7 @@ pub fn handler_candidates() -> Vec<PathBuf> {
     {
         candidates.push(dir.join(HANDLER_NAME));
     }
-    candidates.push(PathBuf::from("/usr/libexec/archbuild/archbuild-accel"));
+    candidates.push(PathBuf::from(INSTALLED_HANDLER));
     candidates
 }
 
@@ -69,7 +74,7 @@ pub fn find_handler() -> Result<PathBuf> {
         }
     }
     bail!(
-        "the acceleration handler archbuild-accel is not installed (looked at {}): build it with accel-handler/build-static and set ARCHBUILD_ACCEL_HANDLER, or start without --accel",
+        "the acceleration handler archbuild-accel is not installed (looked at {}): install the archbuild package, or build it with `accel-handler/build-static --release` and install it as root beside archbuild (or set ARCHBUILD_ACCEL_HANDLER), or start without --accel",
         candidates
             .iter()
             .map(|c| c.display().to_string())
@@ -161,9 +166,151 @@ pub fn check_bundle(dir: &Path, arch: &Arch) -> Result<Manifest> {
     Ok(manifest)
 }
 
+/// Is the binfmt interpreter `interpreter` archbuild's handler (`handler`, the one
+/// [`find_handler`] found, or any `archbuild-accel` file: the handler itself or the
+/// registered handler file with an arch's qemu, [`registered_handler`])?
+pub fn is_handler(interpreter: &Path, handler: Option<&Path>) -> bool {
+    handler == Some(interpreter) || crate::binfmt::policy::is_accel_handler(interpreter)
+}
+
+/// How far a bundle's manifest still fits a root: for each listed path, what the handler
+/// would decide for an exec of it (without arguments).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RootMatch {
+    pub tools: usize,
+    /// Listed paths whose root file is still the one the tool was made for.
+    pub matching: usize,
+    /// The others, each with the handler's reason (changed, unreadable, wrong target).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differing: Vec<(String, String)>,
+}
+
+impl RootMatch {
+    /// Every listed tool runs natively in this root (and there is at least one).
+    pub fn complete(&self) -> bool {
+        self.tools > 0 && self.matching == self.tools
+    }
+}
+
+/// [`RootMatch`] of `manifest` for a root of qemu target `target` whose files have the
+/// identities `identity_of` gives (pure: the handler's own decision).
+pub fn root_match(
+    manifest: &Manifest,
+    target: &str,
+    identity_of: &dyn Fn(&str) -> Result<Identity, String>,
+) -> RootMatch {
+    let found = Found::Manifest(manifest.clone());
+    let mut matching = 0;
+    let mut differing = Vec::new();
+    for path in manifest.tools.keys() {
+        let exec = decision::decide(&Inputs {
+            path: Ok(path),
+            target,
+            manifest: &found,
+            identity: &|| identity_of(path),
+            enabled: true,
+            args: &[],
+        });
+        match exec {
+            Exec::Native { .. } => matching += 1,
+            Exec::Emulate { why } => differing.push((path.clone(), why.to_string())),
+        }
+    }
+    RootMatch {
+        tools: manifest.tools.len(),
+        matching,
+        differing,
+    }
+}
+
+/// [`root_match`] with the identities of the files of the root at `root` on the host.
+pub fn root_match_on_host(root: &Path, manifest: &Manifest, target: &str) -> RootMatch {
+    root_match(manifest, target, &|path| {
+        Identity::of_file(&root.join(path.trim_start_matches('/'))).map_err(|e| e.to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accel::manifest::{Tool, Toolchain};
+
+    fn tool(contents: &[u8]) -> Tool {
+        Tool {
+            native: "/emul/x86_64-for-aarch64/usr/bin/x".into(),
+            args: vec![],
+            replace: Default::default(),
+            append: vec![],
+            emulate_if: vec![],
+            unless_followed_by: vec![],
+            identity: Identity::of_bytes(contents),
+        }
+    }
+
+    fn manifest() -> Manifest {
+        Manifest {
+            version: manifest::FORMAT_VERSION,
+            target: "aarch64".into(),
+            toolchain: Toolchain {
+                distribution: "debian".into(),
+                version: "14.2.0-19".into(),
+                triplet: "aarch64-linux-gnu".into(),
+            },
+            tools: [
+                ("/usr/bin/as".to_string(), tool(b"as")),
+                ("/usr/bin/ld".to_string(), tool(b"ld")),
+                ("/usr/lib/cc1".to_string(), tool(b"cc1")),
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    #[test]
+    fn the_handler_is_known_by_its_path_or_its_name() {
+        let installed = Path::new(INSTALLED_HANDLER);
+        assert!(is_handler(installed, Some(installed)));
+        assert!(is_handler(installed, None));
+        assert!(is_handler(Path::new("/opt/x"), Some(Path::new("/opt/x"))));
+        assert!(!is_handler(
+            Path::new("/usr/bin/qemu-aarch64-static"),
+            Some(installed)
+        ));
+    }
+
+    #[test]
+    fn a_root_matches_where_the_handler_would_run_the_native_tool() {
+        let m = manifest();
+        let files = |path: &str| match path {
+            "/usr/bin/as" => Ok(Identity::of_bytes(b"as")),
+            "/usr/bin/ld" => Ok(Identity::of_bytes(b"ld, updated")),
+            _ => Err("No such file or directory".to_string()),
+        };
+        let found = root_match(&m, "aarch64", &files);
+        assert_eq!((found.tools, found.matching), (3, 1));
+        assert!(!found.complete());
+        assert_eq!(found.differing[0].0, "/usr/bin/ld");
+        assert!(found.differing[0].1.contains("the root's file changed"));
+        assert!(found.differing[1].1.contains("cannot be read"));
+
+        let all = root_match(&m, "aarch64", &|p| {
+            Ok(Identity::of_bytes(match p {
+                "/usr/bin/as" => b"as",
+                "/usr/bin/ld" => b"ld",
+                _ => b"cc1",
+            }))
+        });
+        assert!(all.complete() && all.differing.is_empty());
+        // A manifest of another arch fits no file of this root.
+        let other = root_match(&m, "arm", &|_| Ok(Identity::of_bytes(b"as")));
+        assert_eq!(other.matching, 0);
+        assert!(other.differing[0].1.contains("the manifest is for aarch64"));
+        let empty = Manifest {
+            tools: Default::default(),
+            ..m
+        };
+        assert!(!root_match(&empty, "aarch64", &files).complete());
+    }
 
     #[test]
     fn the_registered_handler_carries_the_emulator_and_is_made_once() {

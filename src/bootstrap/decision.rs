@@ -22,6 +22,9 @@ pub struct Request {
     /// Restore from a pristine copy when one exists.
     pub use_pristine: bool,
     pub emulator: Option<PathBuf>,
+    /// `--accel`: make (or reuse) the arch's bundle once the root is complete and record
+    /// the container accelerated.
+    pub accel: bool,
 }
 
 /// Where the files of a new root come from.
@@ -186,6 +189,7 @@ mod tests {
             force,
             use_pristine: true,
             emulator: None,
+            accel: false,
         }
     }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub mod accel_step;
 pub mod debian;
 pub mod decision;
 pub mod distributions;
@@ -44,6 +45,11 @@ pub enum Action {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         env: Vec<(String, String)>,
     },
+    /// `--accel`, once the root is complete whatever made it: the arch's acceleration
+    /// bundle at `bundle` from the root (as `archbuild accel bundle` makes it, or the one
+    /// there when it fits this root), then the container recorded accelerated
+    /// ([`accel_step`]).
+    AccelBundle { container: String, bundle: PathBuf },
 }
 
 /// What a line of a backend's output means for the progress display.

@@ -16,7 +16,7 @@ use super::location::{self, Marker, RootState};
 use super::log::Log;
 pub use super::supervise::Interrupted;
 use super::supervise::{check_interrupted, run_command};
-use super::{pristine, Action, Backend, Context, LOG_IN_ROOT};
+use super::{accel_step, pristine, Action, Backend, Context, LOG_IN_ROOT};
 use crate::progress::Progress;
 use crate::state::{self, Origin, Record};
 use crate::sys::signals::Catching;
@@ -54,6 +54,9 @@ pub struct Outcome {
     pub how: How,
     pub tool: String,
     pub seconds: f64,
+    /// What `--accel` did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accel: Option<accel_step::Outcome>,
 }
 
 fn apply(
@@ -85,7 +88,67 @@ fn apply(
             progress.phase(phase);
             run_command(argv, env, root, log, progress, &|line| backend.event(line))
         }
+        Action::AccelBundle { .. } => {
+            anyhow::bail!("{action:?} is a step after the root is complete, not a backend's step")
+        }
     }
+}
+
+/// The steps after the root is complete, whatever made it (`--dry-run` lists them after
+/// the backend's).
+pub fn after_steps(req: &Request) -> Result<Vec<Action>> {
+    let arch = crate::arch::lookup(&req.plan.arch)?;
+    Ok(if req.accel {
+        vec![Action::AccelBundle {
+            container: req.name.clone(),
+            bundle: crate::accel::host::bundle_on_host(arch),
+        }]
+    } else {
+        vec![]
+    })
+}
+
+/// Carry out [`after_steps`] for the registered container `record`, saving it again
+/// when it is accelerated now. The root stays registered whatever happens here.
+fn after_the_root(
+    req: &Request,
+    record: &mut Record,
+    outcome: &mut Outcome,
+    json: bool,
+) -> Result<()> {
+    for step in after_steps(req)? {
+        let Action::AccelBundle { container, .. } = &step else {
+            anyhow::bail!("{step:?} is not a step after the root");
+        };
+        let arch = crate::arch::lookup(&req.plan.arch)?;
+        let task = format!("accelerate {container}");
+        let progress = if json {
+            Progress::on_stderr(&task)
+        } else {
+            Progress::new(&task)
+        };
+        let was = if record.accel {
+            "still accelerated with the bundle there"
+        } else {
+            "not accelerated"
+        };
+        let done =
+            accel_step::carry_out(container, &req.location, arch, &progress).map_err(|e| {
+                anyhow::anyhow!(
+                    "{container} is bootstrapped and registered ({was}), but --accel failed: {}",
+                    crate::error::one_line(&e)
+                )
+            })?;
+        if done.accelerated() {
+            record.accel = true;
+            state::save(record)?;
+            progress.finish(&format!("{} bundle {}", done.how, done.bundle.display()));
+        } else {
+            progress.finish("nothing to accelerate");
+        }
+        outcome.accel = Some(done);
+    }
+    Ok(())
 }
 
 /// Hold the package cache of this backend and arch for this bootstrap alone: apt locks
@@ -154,7 +217,7 @@ fn execute_locked(req: &Request, backend: &dyn Backend, json: bool) -> Result<Ou
     }
     let decision = decide(req, backend)?;
     let log_path = root.join(LOG_IN_ROOT);
-    let record = Record {
+    let mut record = Record {
         name: req.name.clone(),
         arch: arch.obs.to_string(),
         location: root.clone(),
@@ -171,14 +234,19 @@ fn execute_locked(req: &Request, backend: &dyn Backend, json: bool) -> Result<Ou
         how,
         tool: tool.into(),
         seconds: began.elapsed().as_secs_f64(),
+        accel: None,
     };
     let Decision::Make {
         empty_first,
         source,
     } = decision
     else {
+        // The root is as it was: so is its acceleration, unless --accel says more.
+        record.accel = state::load(&req.name)?.is_some_and(|r| r.accel);
         state::save(&record)?;
-        return Ok(outcome(How::Existing, backend.tool()));
+        let mut done = outcome(How::Existing, backend.tool());
+        after_the_root(req, &mut record, &mut done, json)?;
+        return Ok(done);
     };
     let task = format!("bootstrap {}", req.name);
     let progress = if json {
@@ -285,7 +353,9 @@ fn execute_locked(req: &Request, backend: &dyn Backend, json: bool) -> Result<Ou
     state::save(&record)?;
     log.line("archbuild: bootstrap complete");
     progress.finish(&format!("done in {:.1} s", began.elapsed().as_secs_f64()));
-    Ok(outcome(how, &tool))
+    let mut done = outcome(how, &tool);
+    after_the_root(req, &mut record, &mut done, json)?;
+    Ok(done)
 }
 
 fn restore_pristine(copy: &Path, root: &Path, log: &mut Log, progress: &Progress) -> Result<()> {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::bootstrap::distributions::{self, Distribution};
 use crate::bootstrap::plan::{Backend, Plan};
-use crate::bootstrap::{self, pristine, run, Action};
+use crate::bootstrap::{self, accel_step, pristine, run, Action};
 use crate::error::usage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -33,6 +33,7 @@ impl From<BackendArg> for Backend {
   archbuild bootstrap riscv64 --dist tumbleweed --with-osc
   archbuild bootstrap aarch64 --repo http://mirror.example/opensuse/ports/aarch64/tumbleweed/repo/oss/
   archbuild bootstrap aarch64 --backend debian --repo 'http://mirror.example/debian trixie main'
+  archbuild bootstrap aarch64 --dist debian-13 --packages gcc,g++ --accel
   archbuild bootstrap aarch64 --dry-run --json")]
 pub struct Args {
     /// Architecture of the root (OBS, rpm, Debian or qemu name)
@@ -73,6 +74,11 @@ pub struct Args {
     /// Do not restore from the pristine copy of an identical earlier bootstrap
     #[arg(long)]
     pub no_cache: bool,
+    /// Accelerate (Debian roots): then make the arch's bundle from the root's gcc as
+    /// `archbuild accel bundle` does (or reuse the one there if it fits this root) and
+    /// record the container accelerated, so `start` uses it
+    #[arg(long)]
+    pub accel: bool,
     /// qemu-user emulator to register for this arch (must be static)
     #[arg(long, value_name = "PATH")]
     pub emulator: Option<PathBuf>,
@@ -286,6 +292,10 @@ fn print_dry_run(d: &DryRun, json: bool) -> Result<()> {
                 let cmd: Vec<String> = argv.iter().map(|a| bootstrap::shell_quote(a)).collect();
                 println!("  {env}{}", cmd.join(" "));
             }
+            Action::AccelBundle { container, bundle } => println!(
+                "  then: archbuild accel bundle {container} (into {}; one there that fits the root is reused), and {container} is recorded accelerated",
+                bundle.display()
+            ),
         }
     }
     Ok(())
@@ -296,6 +306,11 @@ pub fn run(args: Args) -> Result<()> {
     let name = args.name.clone().unwrap_or_else(|| arch.obs.to_string());
     crate::names::validate(&name)?;
     let plan = plan(&args)?;
+    if args.accel {
+        if let Some(refusal) = accel_step::refusal(&plan, arch, crate::arch::host()?) {
+            return Err(usage(refusal));
+        }
+    }
     let location = location(&args, &name)?;
     let backend = bootstrap::backend_for(&plan)?;
     if args.dry_run {
@@ -309,18 +324,31 @@ pub fn run(args: Args) -> Result<()> {
             force: args.force,
             use_pristine: !args.no_cache,
             emulator: args.emulator.clone(),
+            accel: args.accel,
         };
+        let mut actions = backend.actions(&plan, &location, &ctx)?;
+        actions.extend(run::after_steps(&req)?);
         let d = DryRun {
             name: &name,
             location: &location,
             tool: backend.tool(),
             plan: &plan,
             decision: run::decide(&req, backend.as_ref())?,
-            actions: backend.actions(&plan, &location, &ctx)?,
+            actions,
         };
         return print_dry_run(&d, args.json);
     }
     super::require_root("archbuild bootstrap")?;
+    if args.accel {
+        let missing =
+            accel_step::missing_on_host(&|tool| crate::bootstrap::distributions::have_tool(tool));
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "--accel needs more on this host: {}; or drop --accel",
+                missing.join("; ")
+            );
+        }
+    }
     let req = run::Request {
         name: name.clone(),
         location,
@@ -328,6 +356,7 @@ pub fn run(args: Args) -> Result<()> {
         force: args.force,
         use_pristine: !args.no_cache,
         emulator: args.emulator.clone(),
+        accel: args.accel,
     };
     let outcome = run::execute_reporting(&req, backend.as_ref(), args.json)?;
     if args.json {
@@ -348,6 +377,20 @@ pub fn run(args: Args) -> Result<()> {
             outcome.name,
             outcome.name
         );
+        match &outcome.accel {
+            Some(a) if a.accelerated() => println!(
+                "accelerated: {} tools from the bundle {} ({}); `archbuild start {}` uses it",
+                a.tools,
+                a.bundle.display(),
+                a.how,
+                outcome.name
+            ),
+            Some(a) => println!(
+                "not accelerated: {}",
+                a.note.as_deref().unwrap_or("nothing to accelerate")
+            ),
+            None => {}
+        }
     }
     Ok(())
 }

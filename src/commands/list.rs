@@ -17,7 +17,18 @@ struct Row {
     name: String,
     arch: String,
     running: bool,
+    /// Accelerated (`start --accel`, `bootstrap --accel`); None for a pin without a record.
+    accel: Option<bool>,
     root: String,
+}
+
+/// The ACCEL column.
+fn accel_word(accel: Option<bool>) -> &'static str {
+    match accel {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "?",
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -28,6 +39,7 @@ pub fn run(args: Args) -> Result<()> {
             running: container::is_running(&r.name),
             name: r.name,
             arch: r.arch,
+            accel: Some(r.accel),
             root: r.location.display().to_string(),
         })
         .collect();
@@ -40,6 +52,7 @@ pub fn run(args: Args) -> Result<()> {
                     name,
                     arch: "?".into(),
                     running: true,
+                    accel: None,
                     root: "?".into(),
                 });
             }
@@ -53,13 +66,17 @@ pub fn run(args: Args) -> Result<()> {
         println!("no containers; make one with `archbuild bootstrap ARCH`");
         return Ok(());
     }
-    println!("{:<20} {:<12} {:<8} ROOT", "NAME", "ARCH", "STATE");
+    println!(
+        "{:<20} {:<12} {:<8} {:<5} ROOT",
+        "NAME", "ARCH", "STATE", "ACCEL"
+    );
     for r in rows {
         println!(
-            "{:<20} {:<12} {:<8} {}",
+            "{:<20} {:<12} {:<8} {:<5} {}",
             r.name,
             r.arch,
             if r.running { "running" } else { "stopped" },
+            accel_word(r.accel),
             r.root
         );
     }
@@ -78,4 +95,14 @@ fn report_damaged(damaged: Vec<anyhow::Error>) -> Result<()> {
         eprintln!("archbuild: warning: {}", crate::error::one_line(&other));
     }
     Err(first.context(format!("{count} container record(s) cannot be read")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_accel_column_says_on_off_or_unknown() {
+        assert_eq!(super::accel_word(Some(true)), "on");
+        assert_eq!(super::accel_word(Some(false)), "off");
+        assert_eq!(super::accel_word(None), "?");
+    }
 }
