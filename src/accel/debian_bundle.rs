@@ -423,10 +423,19 @@ pub const NATIVE_TOOLS: &[NativeTool] = &[
 /// Why the native tools cannot stand in for a root of Debian arch `deb_arch` at all, or
 /// None. 32-bit roots: an x86_64 build has other limits and says so (`zstd -V` prints
 /// "64-bit", xz caps its memory limit and zstd its window size by the word size).
+/// Big-endian roots: their compiled locales (`/usr/lib/locale`) are big-endian, which
+/// an x86_64 glibc cannot load, so a native tool would run in the C locale where the
+/// emulated one has the build's.
 pub fn native_tools_refused(deb_arch: &str) -> Option<String> {
-    matches!(deb_arch, "armhf" | "armel" | "i386").then(|| {
-        format!("{deb_arch} is a 32-bit arch: a 64-bit build's limits and version strings differ")
-    })
+    match deb_arch {
+        "armhf" | "armel" | "i386" => Some(format!(
+            "{deb_arch} is a 32-bit arch: a 64-bit build's limits and version strings differ"
+        )),
+        "s390x" | "ppc64" => Some(format!(
+            "{deb_arch} is big-endian: an x86_64 glibc cannot load the root's compiled locales"
+        )),
+        _ => None,
+    }
 }
 
 /// The manifest pairs of the native tools the plan accepted (`paths`: their root
@@ -679,7 +688,12 @@ mod tests {
             assert!(!["bash", "make"].contains(&tool.name));
         }
         assert!(native_tools_refused("armhf").unwrap().contains("32-bit"));
-        assert_eq!(native_tools_refused("arm64"), None);
+        assert!(native_tools_refused("s390x")
+            .unwrap()
+            .contains("big-endian"));
+        for little_endian_64 in ["arm64", "ppc64el", "riscv64", "loong64"] {
+            assert_eq!(native_tools_refused(little_endian_64), None);
+        }
     }
 
     #[test]
