@@ -455,10 +455,7 @@ mod tests {
         assert!(parse_argv(&os(&["h", "/bin/true"]))
             .unwrap_err()
             .contains("P flag"));
-        assert_eq!(
-            emulator_candidates("arm")[..2],
-            ["/qemu-arm", "/emul/qemu-arm"]
-        );
+        assert_eq!(emulator_candidates("arm")[..2], ["/qemu-arm", "/emul/qemu-arm"]);
     }
 
     #[test]
