@@ -118,6 +118,234 @@ gcc -v -E - </dev/null 2>&1 | sed -n '/search starts here/,/End of search/p' > $
 g++ $CFLAGS -MD -MF $o/deps.d -MT deps.o -c -o $o/deps.o templates.cpp
 "#;
 
+/// The root paths of the bundle's shell and compressors.
+const NATIVE_PATHS: &[&str] = &[
+    "/usr/bin/dash",
+    "/usr/bin/xz",
+    "/usr/bin/gzip",
+    "/usr/bin/zstd",
+];
+
+/// What a configure script asks about the machine (item 3 of issue 11), one answer a
+/// line, run by the root's /bin/sh (the native dash when accelerated).
+const ARCH_GUARDS: &str = r#"set -e
+uname -m
+arch
+dpkg --print-architecture
+gcc -dumpmachine
+bash -c 'echo $HOSTTYPE'
+bash -c 'echo $MACHTYPE'
+sh -c 'echo "sh: $(uname -m)"'
+/tmp/config.guess
+cd /tmp
+cat > conftest.c <<'END'
+#include <stdio.h>
+int main(void) {
+#ifdef __aarch64__
+    puts("__aarch64__");
+#endif
+    return sizeof(void *);
+}
+END
+gcc -o conftest conftest.c
+./conftest || echo "conftest exit $?"
+"#;
+
+const ARCH_GUARD_ANSWERS: &[&str] = &[
+    "aarch64",
+    "aarch64",
+    "arm64",
+    "aarch64-linux-gnu",
+    "aarch64",
+    "aarch64-unknown-linux-gnu",
+    "sh: aarch64",
+    "aarch64-unknown-linux-gnu",
+    "__aarch64__",
+    "conftest exit 8",
+];
+
+/// The compressors on one test file (500 kB of the root's headers and an executable),
+/// into `$o`, and their round trips through the names that are links or scripts
+/// (`xzcat`, `gunzip`, `zstdcat`: the handler canonicalizes, argv[0] is kept).
+const COMPRESS: &str = r#"set -e
+mkdir $o && cd $o
+{ cat /usr/include/*.h; cat /usr/bin/aarch64-linux-gnu-as; } | head -c 500000 > data
+xz -9 -c data > data.xz
+xz -9 < data > data.stdin.xz
+gzip -9n -c data > data.gz
+zstd -19 -q -c data > data.zst
+xzcat data.xz | cmp - data
+gunzip -c data.gz | cmp - data
+zstdcat -q data.zst | cmp - data
+{ xz --version; gzip --version | head -n 1; zstd -V; } > versions
+"#;
+
+fn log_lines_after(log: &Path, before: usize) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .skip(before)
+        .map(str::to_string)
+        .collect()
+}
+
+fn log_length(log: &Path) -> usize {
+    std::fs::read_to_string(log).unwrap().lines().count()
+}
+
+fn timed(root: &Path, accel: bool, script: &str, what: &str) -> (String, f64) {
+    let t = Instant::now();
+    let out = ok(in_root(root, accel, script), what);
+    (out, t.elapsed().as_secs_f64())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    std::fs::read(a).unwrap() == std::fs::read(b).unwrap()
+}
+
+/// Item 2 (the native shell and compressors give the emulated ones' output) and item 3
+/// (the arch guards) of issue 11, in the accelerated root.
+fn native_tools_and_arch_guards(root: &Path, log: &Path) {
+    let began = Instant::now();
+    std::fs::copy(
+        "/usr/share/misc/config.guess",
+        root.join("tmp/config.guess"),
+    )
+    .expect("the host's config.guess (autotools-dev, scripts/install-test-deps)");
+
+    // The arch guards: the target's answers, accelerated and emulated alike.
+    let before = log_length(log);
+    let (accelerated, _) = timed(root, true, ARCH_GUARDS, "arch guards, accelerated");
+    let answers: Vec<&str> = accelerated.lines().collect();
+    assert_eq!(answers, ARCH_GUARD_ANSWERS, "accelerated");
+    let conftest = std::fs::read(root.join("tmp/conftest")).unwrap();
+    assert_eq!(
+        conftest[18], 183,
+        "the configure test is an aarch64 program"
+    );
+    let logged = log_lines_after(log, before);
+    assert!(
+        logged.iter().any(|l| l.contains(" hit /usr/bin/dash ")),
+        "/bin/sh ran natively: {logged:?}"
+    );
+    for line in &logged {
+        for emulated in [
+            "/uname ",
+            "/arch ",
+            "/dpkg ",
+            "/bash ",
+            "conftest",
+            "config.guess",
+        ] {
+            assert!(
+                !line.contains(emulated),
+                "{emulated} must stay emulated: {line}"
+            );
+        }
+    }
+    let (emulated, _) = timed(root, false, ARCH_GUARDS, "arch guards, emulated");
+    assert_eq!(emulated, accelerated);
+
+    // The shell corpus: the native dash prints what the emulated one does.
+    let corpus = "sh /tmp/corpus/shell-corpus.sh 2>&1; echo \"exit $?\"";
+    let before = log_length(log);
+    let (emulated, emulated_s) = timed(root, false, corpus, "shell corpus, emulated");
+    let (accelerated, accelerated_s) = timed(root, true, corpus, "shell corpus, accelerated");
+    assert!(
+        emulated.contains("\naarch64 aarch64 \n") && emulated.ends_with("== end\nexit 0\n"),
+        "{emulated}"
+    );
+    assert_eq!(accelerated, emulated, "the native dash differs");
+    let logged = log_lines_after(log, before);
+    assert!(
+        logged.iter().any(|l| l.contains(" hit /usr/bin/dash ")),
+        "{logged:?}"
+    );
+    // The one difference known: INTMAX_MIN / -1 (undefined in C) traps on x86_64.
+    let overflow = "sh -c 'x=$((-9223372036854775807 - 1)); echo $((x / -1))'; echo \"status $?\"";
+    let (e, _) = timed(root, false, overflow, "overflow, emulated");
+    let (a, _) = timed(root, true, overflow, "overflow, accelerated");
+    assert_eq!(e, "-9223372036854775808\nstatus 0\n");
+    assert!(a.ends_with("status 136\n"), "{a}");
+
+    // The compressors: byte-identical output.
+    let before = log_length(log);
+    let (_, emulated_z) = timed(
+        root,
+        false,
+        &format!("o=/tmp/z-emulated\n{COMPRESS}"),
+        "compressors, emulated",
+    );
+    let (_, accelerated_z) = timed(
+        root,
+        true,
+        &format!("o=/tmp/z-accelerated\n{COMPRESS}"),
+        "compressors, accelerated",
+    );
+    let (emu, acc) = (root.join("tmp/z-emulated"), root.join("tmp/z-accelerated"));
+    let names = files_of(&emu);
+    assert_eq!(
+        names,
+        [
+            "data",
+            "data.gz",
+            "data.stdin.xz",
+            "data.xz",
+            "data.zst",
+            "versions"
+        ]
+    );
+    for name in &names {
+        assert!(
+            same_file(&emu.join(name), &acc.join(name)),
+            "{name} differs"
+        );
+    }
+    assert_eq!(std::fs::metadata(emu.join("data")).unwrap().len(), 500_000);
+    let logged = log_lines_after(log, before);
+    for path in NATIVE_PATHS {
+        assert!(
+            logged.iter().any(|l| l.contains(&format!(" hit {path} "))),
+            "{path} never ran natively: {logged:?}"
+        );
+    }
+    assert!(
+        !logged.iter().any(|l| l.contains(" fallback ")),
+        "{logged:?}"
+    );
+
+    // A changed root gzip (a package update after the bundle was made): emulated, the
+    // same output, one line why.
+    let gzip = root.join("usr/bin/gzip");
+    let mut bytes = std::fs::read(&gzip).unwrap();
+    bytes.extend_from_slice(b"update");
+    std::fs::write(&gzip, bytes).unwrap();
+    let before = log_length(log);
+    ok(
+        in_root(
+            root,
+            true,
+            "gzip -9n -c /tmp/z-emulated/data > /tmp/z-emulated/changed.gz",
+        ),
+        "a changed gzip",
+    );
+    assert!(same_file(&emu.join("changed.gz"), &emu.join("data.gz")));
+    let logged = log_lines_after(log, before);
+    assert!(
+        logged
+            .iter()
+            .any(|l| l.contains(" fallback /usr/bin/gzip the root's file changed")),
+        "{logged:?}"
+    );
+
+    eprintln!(
+        "shell corpus: emulated {emulated_s:.1} s, accelerated {accelerated_s:.1} s; \
+         compressors: emulated {emulated_z:.1} s, accelerated {accelerated_z:.1} s; \
+         native tools and arch guards: {:.0} s",
+        began.elapsed().as_secs_f64()
+    );
+}
+
 fn files_of(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -159,7 +387,7 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
         "--name",
         "trixie",
         "--packages",
-        "gcc,g++,libc6-dev",
+        "gcc,g++,libc6-dev,xz-utils,zstd",
         "--json",
     ]))
     .unwrap();
@@ -213,6 +441,24 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
             .iter()
             .any(|t| t.contains("-gcc-14") || t.contains("-g++-14")),
         "the drivers stay emulated: {tools:?}"
+    );
+    // The shell and the compressors of the root's exact versions; never make or bash.
+    for needed in NATIVE_PATHS {
+        assert!(tools.contains(needed), "{needed} is not in {tools:?}");
+    }
+    let native: Vec<&str> = made["native"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().split(' ').next().unwrap())
+        .collect();
+    assert_eq!(native, ["dash", "xz", "gzip", "zstd"], "{made}");
+    assert_eq!(made["native_refused"], serde_json::json!([]), "{made}");
+    assert!(
+        !tools
+            .iter()
+            .any(|t| t.ends_with("/make") || t.ends_with("/bash")),
+        "{tools:?}"
     );
     // Every ELF of the bundle is self-contained: its interpreter is the bundle's own.
     let interp = Command::new("patchelf")
@@ -351,6 +597,8 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
             "{logged}"
         );
     }
+
+    native_tools_and_arch_guards(&root, &log);
 
     // An argument the appended header list cannot follow: emulated, one line says why.
     let before = logged.lines().count();

@@ -1125,7 +1125,7 @@ fn debian_13_bootstrap_accel_makes_the_bundle_and_records_the_container_accelera
         "--name",
         "trixie",
         "--packages",
-        "gcc,g++,libc6-dev",
+        "gcc,g++,libc6-dev,xz-utils,zstd",
         "--accel",
         "--json",
     ];

@@ -79,7 +79,7 @@ fn trixie_bundle(env: &common::TestEnv) -> PathBuf {
         "--name",
         "trixie",
         "--packages",
-        "gcc,g++,libc6-dev",
+        "gcc,g++,libc6-dev,xz-utils,zstd",
     ]);
     let bundles = env.path().join("bundles");
     env.ok(&[

@@ -327,6 +327,7 @@ pub fn manifest(
     toolchain: &super::manifest::Toolchain,
     major: &str,
     root_files: &[super::plan::RootFile],
+    native_paths: &[String],
     in_bundle: &dyn Fn(&str) -> bool,
     drivers: bool,
 ) -> (super::manifest::Manifest, Vec<super::plan::Refusal>) {
@@ -334,8 +335,9 @@ pub fn manifest(
     let pairs: Vec<super::plan::Pair> =
         super::plan::pairs(root_files, &|p| super::plan::debian_tool(triplet, major, p))
             .into_iter()
-            .filter(|p| in_bundle(&p.tool))
             .filter(|p| drivers || p.args.is_empty() && !is_gcc_wrapper(&p.root.path))
+            .chain(native_pairs(root_files, native_paths))
+            .filter(|p| in_bundle(&p.tool))
             .collect();
     let (mut manifest, refused) = super::plan::make_manifest(target, toolchain, &pairs);
     let replace = lto_plugin_replacement(target, triplet, major);
@@ -366,6 +368,91 @@ pub fn manifest(
         }
     }
     (manifest, refused)
+}
+
+/// A native tool of the bundle besides the compiler: a hot program whose output depends
+/// only on its own source version and the options it is given (no arch of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NativeTool {
+    /// What the report calls it.
+    pub name: &'static str,
+    /// The Debian package (the same name on every arch) the root's program is in.
+    pub package: &'static str,
+    /// The packages whose versions decide the program's behaviour: the root's installed
+    /// version of each must be the archive's amd64 version (Debian builds one source
+    /// version for every arch), else the tool stays emulated.
+    pub same_version: &'static [&'static str],
+    /// The root's canonical paths it stands in for (the handler canonicalizes, so
+    /// `/bin/sh` -> `/usr/bin/dash` is found), the same path in the bundle.
+    pub paths: &'static [&'static str],
+}
+
+/// The shell and the compressors. Not `make`: Debian's amd64 make has
+/// `MAKE_HOST=x86_64-pc-linux-gnu` compiled in (`$(MAKE_HOST)`, `make --version`). Not
+/// `bash`: `$HOSTTYPE`, `$MACHTYPE` (the deny list refuses both). dash has no such
+/// variable and runs `uname` and the rest as separate, emulated, programs.
+pub const NATIVE_TOOLS: &[NativeTool] = &[
+    NativeTool {
+        name: "dash",
+        package: "dash",
+        same_version: &["dash"],
+        paths: &["/usr/bin/dash"],
+    },
+    NativeTool {
+        name: "xz",
+        package: "xz-utils",
+        same_version: &["xz-utils", "liblzma5"],
+        paths: &["/usr/bin/xz"],
+    },
+    NativeTool {
+        name: "gzip",
+        package: "gzip",
+        same_version: &["gzip"],
+        paths: &["/usr/bin/gzip"],
+    },
+    // Debian's zstd has libzstd built in; it links liblzma, zlib and lz4 for
+    // `--format=xz|gzip|lz4`.
+    NativeTool {
+        name: "zstd",
+        package: "zstd",
+        same_version: &["zstd", "liblzma5", "zlib1g", "liblz4-1"],
+        paths: &["/usr/bin/zstd"],
+    },
+];
+
+/// Why the native tools cannot stand in for a root of Debian arch `deb_arch` at all, or
+/// None. 32-bit roots: an x86_64 build has other limits and says so (`zstd -V` prints
+/// "64-bit", xz caps its memory limit and zstd its window size by the word size).
+/// Big-endian roots: their compiled locales (`/usr/lib/locale`) are big-endian, which
+/// an x86_64 glibc cannot load, so a native tool would run in the C locale where the
+/// emulated one has the build's.
+pub fn native_tools_refused(deb_arch: &str) -> Option<String> {
+    match deb_arch {
+        "armhf" | "armel" | "i386" => Some(format!(
+            "{deb_arch} is a 32-bit arch: a 64-bit build's limits and version strings differ"
+        )),
+        "s390x" | "ppc64" => Some(format!(
+            "{deb_arch} is big-endian: an x86_64 glibc cannot load the root's compiled locales"
+        )),
+        _ => None,
+    }
+}
+
+/// The manifest pairs of the native tools the plan accepted (`paths`: their root
+/// paths), for the root's regular files at those paths: the same path in the bundle.
+pub fn native_pairs(
+    root_files: &[super::plan::RootFile],
+    paths: &[String],
+) -> Vec<super::plan::Pair> {
+    root_files
+        .iter()
+        .filter(|f| paths.contains(&f.path))
+        .map(|f| super::plan::Pair {
+            root: f.clone(),
+            tool: f.path.clone(),
+            args: Vec::new(),
+        })
+        .collect()
 }
 
 /// `gcc-ar-14` and friends: drivers too (they run the root's `ar` with the root's
@@ -495,7 +582,7 @@ mod tests {
         };
         // No g++ in the bundle: cc1plus stays emulated.
         let in_bundle = |p: &str| !p.ends_with("cc1plus");
-        let (m, refused) = manifest("aarch64", &toolchain, "14", &root, &in_bundle, false);
+        let (m, refused) = manifest("aarch64", &toolchain, "14", &root, &[], &in_bundle, false);
         assert!(refused.is_empty());
         let keys: Vec<&str> = m.tools.keys().map(String::as_str).collect();
         assert_eq!(
@@ -533,16 +620,80 @@ mod tests {
                 "/usr/include/aarch64-linux-gnu/c++/14"
             ]
         );
-        let (with_drivers, _) = manifest("aarch64", &toolchain, "14", &root, &in_bundle, true);
+        let (with_drivers, _) = manifest("aarch64", &toolchain, "14", &root, &[], &in_bundle, true);
         assert_eq!(
             with_drivers.tools["/usr/bin/aarch64-linux-gnu-gcc-14"].args,
             ["--sysroot=/"]
         );
         let with_cxx = |p: &str| p.ends_with("cc1plus") || in_bundle(p);
-        let (m, _) = manifest("aarch64", &toolchain, "14", &root, &with_cxx, false);
+        let (m, _) = manifest("aarch64", &toolchain, "14", &root, &[], &with_cxx, false);
         let cc1plus = &m.tools["/usr/libexec/gcc/aarch64-linux-gnu/14/cc1plus"];
         assert!(cc1plus.emulate_if.contains(&"-E".to_string()));
         assert_eq!(cc1plus.append[1], "/usr/include/c++/14");
+    }
+
+    #[test]
+    fn the_native_tools_keep_their_root_path_in_the_bundle_and_the_deny_list_holds() {
+        use super::super::manifest::{Identity, Toolchain};
+        use super::super::plan::RootFile;
+        let root: Vec<RootFile> = [
+            "/usr/bin/dash",
+            "/usr/bin/xz",
+            "/usr/bin/bash",
+            "/usr/bin/make",
+            "/usr/libexec/gcc/aarch64-linux-gnu/14/cc1",
+        ]
+        .iter()
+        .map(|p| RootFile {
+            path: p.to_string(),
+            identity: Identity::of_bytes(p.as_bytes()),
+        })
+        .collect();
+        let toolchain = Toolchain {
+            distribution: "debian".into(),
+            version: "14.2.0-19".into(),
+            triplet: "aarch64-linux-gnu".into(),
+        };
+        // xz accepted but not in the bundle (not unpacked): left out; bash and make
+        // offered anyway: refused by the deny list.
+        let accepted: Vec<String> = [
+            "/usr/bin/dash",
+            "/usr/bin/xz",
+            "/usr/bin/bash",
+            "/usr/bin/make",
+        ]
+        .map(String::from)
+        .to_vec();
+        let in_bundle = |p: &str| p != "/usr/bin/xz";
+        let (m, refused) = manifest(
+            "aarch64", &toolchain, "14", &root, &accepted, &in_bundle, false,
+        );
+        let keys: Vec<&str> = m.tools.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["/usr/bin/dash", "/usr/libexec/gcc/aarch64-linux-gnu/14/cc1"]
+        );
+        let dash = &m.tools["/usr/bin/dash"];
+        assert_eq!(dash.native, "/emul/x86_64-for-aarch64/usr/bin/dash");
+        assert_eq!(dash.identity, root[0].identity);
+        assert!(dash.args.is_empty() && dash.append.is_empty() && dash.emulate_if.is_empty());
+        let refused: Vec<&str> = refused.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(refused, ["/usr/bin/bash", "/usr/bin/make"]);
+        // Every native tool's path is a program the deny list lets through, and bash
+        // and make are not among them.
+        for tool in NATIVE_TOOLS {
+            for path in tool.paths {
+                assert_eq!(super::super::plan::denied(path), None, "{path}");
+            }
+            assert!(!["bash", "make"].contains(&tool.name));
+        }
+        assert!(native_tools_refused("armhf").unwrap().contains("32-bit"));
+        assert!(native_tools_refused("s390x")
+            .unwrap()
+            .contains("big-endian"));
+        for little_endian_64 in ["arm64", "ppc64el", "riscv64", "loong64"] {
+            assert_eq!(native_tools_refused(little_endian_64), None);
+        }
     }
 
     #[test]

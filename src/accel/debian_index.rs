@@ -177,7 +177,7 @@ pub fn parse_sources(text: &str) -> Option<Source> {
 pub fn left_out(name: &str) -> Option<&'static str> {
     if name.ends_with("-cross") {
         Some("target libraries: the root's own are used")
-    } else if matches!(name, "debconf" | "dpkg" | "install-info") {
+    } else if matches!(name, "debconf" | "dpkg" | "install-info" | "debianutils") {
         Some("packaging machinery, not run in the bundle")
     } else {
         None
@@ -193,6 +193,64 @@ pub struct CrossMatch {
     pub root_version: String,
 }
 
+/// A native tool of [`debian_bundle::NATIVE_TOOLS`] the bundle has for the root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NativeMatch {
+    pub tool: String,
+    /// The amd64 package and its version (the root's too).
+    pub package: String,
+    pub version: String,
+    /// The root paths it stands in for.
+    pub paths: Vec<String>,
+}
+
+/// Which native tools the bundle has for a root of Debian arch `deb_arch`: those whose
+/// package the root has installed and whose version-deciding packages
+/// ([`debian_bundle::NativeTool::same_version`]) are installed in the root at exactly
+/// the archive's amd64 version. The others, each with one line why (they stay emulated).
+pub fn native_tools(
+    deb_arch: &str,
+    status: &str,
+    index: &BTreeMap<String, Package>,
+) -> (Vec<NativeMatch>, Vec<(String, String)>) {
+    let mut chosen = Vec::new();
+    let mut refused = Vec::new();
+    let installed = debian_bundle::installed(status);
+    for tool in debian_bundle::NATIVE_TOOLS {
+        let why = if let Some(why) = debian_bundle::native_tools_refused(deb_arch) {
+            Some(why)
+        } else if !installed.contains_key(tool.package) {
+            Some(format!("the root has no {} installed", tool.package))
+        } else {
+            tool.same_version.iter().find_map(|name| {
+                let root = installed.get(*name);
+                let amd64 = index.get(*name).map(|p| &p.version);
+                match (root, amd64) {
+                    (_, None) => Some(format!("the archive's amd64 index has no {name}")),
+                    (None, Some(_)) => Some(format!(
+                        "the root has no {name} installed ({} needs it)",
+                        tool.package
+                    )),
+                    (Some(r), Some(a)) if r != a => Some(format!(
+                        "the root's {name} is {r}, the archive's amd64 {name} is {a}: its output could differ"
+                    )),
+                    _ => None,
+                }
+            })
+        };
+        match why {
+            Some(why) => refused.push((tool.name.to_string(), why)),
+            None => chosen.push(NativeMatch {
+                tool: tool.name.to_string(),
+                package: tool.package.to_string(),
+                version: installed[tool.package].clone(),
+                paths: tool.paths.iter().map(|p| p.to_string()).collect(),
+            }),
+        }
+    }
+    (chosen, refused)
+}
+
 /// What the bundle is made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundlePlan {
@@ -204,6 +262,9 @@ pub struct BundlePlan {
     pub packages: Vec<Package>,
     /// Dependencies not followed, with the reason.
     pub left_out: Vec<(String, String)>,
+    /// The shell and compressors of [`native_tools`], and those it refused with why.
+    pub native: Vec<NativeMatch>,
+    pub native_refused: Vec<(String, String)>,
 }
 
 /// The bundle's packages for a root of Debian arch `deb_arch` with dpkg status `status`,
@@ -253,7 +314,12 @@ pub fn plan(
         .collect();
     let mut chosen: BTreeSet<String> = BTreeSet::new();
     let mut left: BTreeMap<String, String> = BTreeMap::new();
-    let mut todo: Vec<String> = cross.iter().map(|c| c.cross.clone()).collect();
+    let (native, native_refused) = native_tools(deb_arch, status, index);
+    let mut todo: Vec<String> = cross
+        .iter()
+        .map(|c| c.cross.clone())
+        .chain(native.iter().map(|n| n.package.clone()))
+        .collect();
     while let Some(name) = todo.pop() {
         if !chosen.insert(name.clone()) {
             continue;
@@ -306,6 +372,8 @@ pub fn plan(
         cross,
         packages: chosen.iter().map(|n| index[n].clone()).collect(),
         left_out: left.into_iter().collect(),
+        native,
+        native_refused,
     })
 }
 
@@ -342,7 +410,12 @@ Package: libgmp10\nVersion: 2:6.3.0+dfsg-3\nDepends: libc6 (>= 2.14)\nFilename: 
 Package: libisl23\nVersion: 0.27-1\nDepends: libc6 (>= 2.14), libgmp10 (>= 2:6.3.0+dfsg)\nFilename: pool/isl.deb\nSize: 10\n\n\
 Package: libmpc3\nVersion: 1.3.1-1+b3\nDepends: libc6 (>= 2.4), libgmp10 (>= 2:6.3.0+dfsg), libmpfr6 (>= 4.1.0)\nFilename: pool/mpc.deb\nSize: 11\n\n\
 Package: libmpfr6\nVersion: 4.2.2-1\nDepends: libc6 (>= 2.14), libgmp10 (>= 2:6.3.0+dfsg)\nFilename: pool/mpfr.deb\nSize: 12\n\n\
-Package: libjansson4\nVersion: 2.14-2+b3\nDepends: libc6 (>= 2.14)\nFilename: pool/j.deb\nSize: 13\n";
+Package: libjansson4\nVersion: 2.14-2+b3\nDepends: libc6 (>= 2.14)\nFilename: pool/j.deb\nSize: 13\n\n\
+Package: dash\nVersion: 0.5.12-12\nDepends: debianutils (>= 5.6-0.1)\nPre-Depends: libc6 (>= 2.38)\nFilename: pool/dash.deb\nSize: 14\n\n\
+Package: debianutils\nVersion: 5.23.2\nFilename: pool/du.deb\nSize: 15\n\n\
+Package: xz-utils\nVersion: 5.8.1-1+deb13u2\nDepends: libc6 (>= 2.34), liblzma5 (>= 5.6.2)\nFilename: pool/xz.deb\nSize: 16\n\n\
+Package: liblzma5\nSource: xz-utils\nVersion: 5.8.1-1+deb13u2\nDepends: libc6 (>= 2.34)\nFilename: pool/lzma.deb\nSize: 17\n\n\
+Package: gzip\nVersion: 1.13-1+deb13u1\nPre-Depends: libc6 (>= 2.38)\nFilename: pool/gzip.deb\nSize: 18\n";
 
     const STATUS: &str = "Package: gcc\nStatus: install ok installed\nVersion: 4:14.2.0-1\nDepends: cpp (= 4:14.2.0-1), gcc-14 (>= 14.2.0-6~)\n\n\
 Package: gcc-14\nStatus: install ok installed\nVersion: 14.2.0-19\n\n\
@@ -453,6 +526,108 @@ Package: cpp-12-aarch64-linux-gnu\nVersion: 12.2.0-14cross1\nFilename: p/c.deb\n
         let broken = INDEX.replace("Package: libjansson4\n", "Package: libjansson-other\n");
         let e = plan("arm64", STATUS, &parse_index(&broken)).unwrap_err();
         assert!(e.contains("needs libjansson4"), "{e}");
+    }
+
+    /// [`STATUS`] plus the shell and compressors a root has.
+    fn with_tools(tools: &str) -> String {
+        let mut status = STATUS.to_string();
+        for (package, version) in tools.split(',').filter_map(|t| t.split_once('=')) {
+            status.push_str(&format!(
+                "\nPackage: {package}\nStatus: install ok installed\nVersion: {version}\n"
+            ));
+        }
+        status
+    }
+
+    #[test]
+    fn the_shell_and_compressors_of_the_roots_exact_versions_join_the_bundle() {
+        let index = parse_index(INDEX);
+        let status = with_tools(
+            "dash=0.5.12-12,xz-utils=5.8.1-1+deb13u2,liblzma5=5.8.1-1+deb13u2,gzip=1.13-1+deb13u1",
+        );
+        let plan = plan("arm64", &status, &index).unwrap();
+        let native: Vec<(&str, &str, &str)> = plan
+            .native
+            .iter()
+            .map(|n| (n.tool.as_str(), n.package.as_str(), n.version.as_str()))
+            .collect();
+        assert_eq!(
+            native,
+            [
+                ("dash", "dash", "0.5.12-12"),
+                ("xz", "xz-utils", "5.8.1-1+deb13u2"),
+                ("gzip", "gzip", "1.13-1+deb13u1"),
+            ]
+        );
+        assert_eq!(plan.native[0].paths, ["/usr/bin/dash"]);
+        // The root has no zstd: nothing to stand in for.
+        assert_eq!(
+            plan.native_refused,
+            [(
+                "zstd".to_string(),
+                "the root has no zstd installed".to_string()
+            )]
+        );
+        let names: Vec<&str> = plan.packages.iter().map(|p| p.name.as_str()).collect();
+        for wanted in [
+            "dash",
+            "xz-utils",
+            "liblzma5",
+            "gzip",
+            "cpp-14-aarch64-linux-gnu",
+        ] {
+            assert!(names.contains(&wanted), "{wanted} not in {names:?}");
+        }
+        assert!(
+            !names.contains(&"debianutils"),
+            "dash's maintainer scripts' helpers"
+        );
+        assert!(plan.left_out.iter().any(|(n, _)| n == "debianutils"));
+    }
+
+    #[test]
+    fn a_native_tool_of_another_version_stays_emulated_and_the_rest_of_the_bundle_is_made() {
+        let index = parse_index(INDEX);
+        // The root's dash is newer than the archive's amd64 dash (a root updated from
+        // another suite); its liblzma5 older than the amd64 one; zstd is not in the index.
+        let status = with_tools(
+            "dash=0.5.12-13,xz-utils=5.8.1-1+deb13u2,liblzma5=5.8.1-1,gzip=1.13-1+deb13u1,zstd=1.5.7+dfsg-1",
+        );
+        let plan = plan("arm64", &status, &index).unwrap();
+        let native: Vec<&str> = plan.native.iter().map(|n| n.tool.as_str()).collect();
+        assert_eq!(native, ["gzip"]);
+        let refused: BTreeMap<&str, &str> = plan
+            .native_refused
+            .iter()
+            .map(|(t, why)| (t.as_str(), why.as_str()))
+            .collect();
+        assert_eq!(
+            refused["dash"],
+            "the root's dash is 0.5.12-13, the archive's amd64 dash is 0.5.12-12: its output could differ"
+        );
+        assert!(
+            refused["xz"].starts_with(
+                "the root's liblzma5 is 5.8.1-1, the archive's amd64 liblzma5 is 5.8.1-1+deb13u2"
+            ),
+            "{}",
+            refused["xz"]
+        );
+        assert_eq!(refused["zstd"], "the archive's amd64 index has no zstd");
+        assert!(refused.values().all(|why| !why.contains('\n')));
+        let names: Vec<&str> = plan.packages.iter().map(|p| p.name.as_str()).collect();
+        assert!(
+            !names.contains(&"dash") && !names.contains(&"xz-utils"),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"gcc-14-aarch64-linux-gnu"),
+            "the compiler is still bundled"
+        );
+        // 32-bit roots get none of them.
+        let (none, refused) = native_tools("armhf", &status, &index);
+        assert!(none.is_empty());
+        assert_eq!(refused.len(), super::debian_bundle::NATIVE_TOOLS.len());
+        assert!(refused[0].1.contains("32-bit"), "{refused:?}");
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct Report {
     pub packages: Vec<String>,
     pub downloaded: usize,
     pub left_out: Vec<(String, String)>,
+    /// The shell and compressors in the manifest (`dash 0.5.12-12`), and the others
+    /// with why they stay emulated.
+    pub native: Vec<String>,
+    pub native_refused: Vec<(String, String)>,
     pub patched: usize,
     pub tools: Vec<String>,
     pub bytes: u64,
@@ -213,6 +217,22 @@ fn root_files(root: &Path, triplet: &str, major: &str) -> Result<Vec<RootFile>> 
     Ok(files)
 }
 
+/// The root's files at the native tools' paths (regular files only: the manifest is
+/// keyed by canonical paths).
+fn native_root_files(root: &Path, paths: &[String]) -> Result<Vec<RootFile>> {
+    let mut files = Vec::new();
+    for path in paths {
+        let on_host = root.join(path.trim_start_matches('/'));
+        if std::fs::symlink_metadata(&on_host).is_ok_and(|m| m.is_file()) {
+            files.push(RootFile {
+                identity: Identity::of_file(&on_host)?,
+                path: path.clone(),
+            });
+        }
+    }
+    Ok(files)
+}
+
 /// Every x86_64 ELF regular file under `top`, relative.
 fn bundle_elves(top: &Path) -> Result<Vec<BundleElf>> {
     let mut out = Vec::new();
@@ -355,7 +375,13 @@ pub fn make(req: &Request) -> Result<Report> {
         version: plan.gcc_version.clone(),
         triplet: plan.triplet.clone(),
     };
-    let files = root_files(req.root, &plan.triplet, &plan.gcc_major)?;
+    let native_paths: Vec<String> = plan
+        .native
+        .iter()
+        .flat_map(|n| n.paths.iter().cloned())
+        .collect();
+    let mut files = root_files(req.root, &plan.triplet, &plan.gcc_major)?;
+    files.extend(native_root_files(req.root, &native_paths)?);
     let in_bundle = |tool: &str| {
         let p = partial.join(tool.trim_start_matches('/'));
         p.is_file()
@@ -365,9 +391,27 @@ pub fn make(req: &Request) -> Result<Report> {
         &toolchain,
         &plan.gcc_major,
         &files,
+        &native_paths,
         &in_bundle,
         req.drivers,
     );
+    let mut native = Vec::new();
+    let mut native_refused = plan.native_refused.clone();
+    for n in &plan.native {
+        match n.paths.iter().find(|p| !manifest.tools.contains_key(*p)) {
+            None => native.push(format!("{} {}", n.tool, n.version)),
+            Some(path) => native_refused.push((
+                n.tool.clone(),
+                format!(
+                    "{path} is not a regular file of both the root and the amd64 {} {}",
+                    n.package, n.version
+                ),
+            )),
+        }
+    }
+    for (tool, why) in &native_refused {
+        eprintln!("archbuild: accel bundle: no native {tool} ({tool} stays emulated): {why}");
+    }
     if manifest.tools.is_empty() {
         bail!(
             "none of the root's compiler files has a tool in the bundle: the root's gcc-{} is not installed where Debian puts it",
@@ -395,6 +439,8 @@ pub fn make(req: &Request) -> Result<Report> {
         packages: names.into_iter().collect(),
         downloaded: missing.len(),
         left_out: plan.left_out,
+        native,
+        native_refused,
         patched: relocations.len(),
         tools: manifest.tools.keys().cloned().collect(),
         bytes: du(req.output),

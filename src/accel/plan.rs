@@ -24,6 +24,9 @@ const DENIED_NAMES: &[&str] = &[
     "pkg-config",
     "pkgconf",
     "env",
+    // `$(MAKE_HOST)` and `make --version` name the triplet make was built for.
+    "make",
+    "gmake",
 ];
 
 /// Name prefixes with the same reason: package managers, interpreters with a compiled-in
@@ -257,6 +260,7 @@ mod tests {
             "/bin/bash",
             "/lib/ld-linux-aarch64.so.1",
             "/usr/bin/pkg-config",
+            "/usr/bin/make",
         ] {
             assert!(denied(path).is_some(), "{path} is not denied");
         }
@@ -264,8 +268,10 @@ mod tests {
             "/usr/bin/aarch64-linux-gnu-gcc-12",
             "/usr/lib/gcc/aarch64-linux-gnu/12/cc1",
             "/usr/bin/as",
-            "/usr/bin/make",
+            "/usr/bin/dash",
             "/usr/bin/xz",
+            "/usr/bin/gzip",
+            "/usr/bin/zstd",
         ] {
             assert_eq!(denied(path), None, "{path}");
         }
