@@ -86,6 +86,7 @@ fn run() -> ! {
         identity: &identity,
         enabled,
         args: &inv.args,
+        preload: std::env::var_os("LD_PRELOAD").as_deref(),
     });
     let path = canonical
         .clone()

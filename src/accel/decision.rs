@@ -107,6 +107,9 @@ pub enum Why {
     },
     /// An original argument the native tool cannot honour the same way.
     Argument(String),
+    /// `LD_PRELOAD` names the root's libraries (fakeroot): the native tool would run
+    /// without them.
+    Preload(String),
     NativeFailed(String),
 }
 
@@ -135,6 +138,10 @@ impl std::fmt::Display for Why {
             ),
             Why::NativeFailed(e) => write!(f, "the native tool could not be executed: {e}"),
             Why::Argument(a) => write!(f, "argument {a} is not reproduced by the native tool"),
+            Why::Preload(p) => write!(
+                f,
+                "LD_PRELOAD={p} (the root's libraries) cannot be loaded by the native tool"
+            ),
         }
     }
 }
@@ -169,6 +176,9 @@ pub struct Inputs<'a> {
     pub enabled: bool,
     /// The original arguments (checked against the tool's `emulate_if`).
     pub args: &'a [OsString],
+    /// `LD_PRELOAD` of the exec: a library of the root (fakeroot's, say) that no native
+    /// tool can load, so the tool stays emulated.
+    pub preload: Option<&'a OsStr>,
 }
 
 /// The first argument matched by the tool's `emulate_if` and not excused by
@@ -214,6 +224,9 @@ pub fn decide(inputs: &Inputs) -> Exec {
     };
     if let Some(arg) = refused_argument(tool, inputs.args) {
         return emulate(Why::Argument(arg));
+    }
+    if let Some(preload) = inputs.preload.filter(|p| !p.is_empty()) {
+        return emulate(Why::Preload(preload.to_string_lossy().into_owned()));
     }
     match (inputs.identity)() {
         Err(e) => emulate(Why::UnreadableFile(e)),
@@ -471,6 +484,7 @@ mod tests {
             identity: &|| identity.clone(),
             enabled,
             args: &[],
+            preload: None,
         })
     }
 
@@ -533,11 +547,33 @@ mod tests {
             identity: &right,
             enabled: true,
             args: &os(&["-c", "-nostdinc++", "x.cc"]),
+            preload: None,
         });
         assert_eq!(
             why(nostdinc).to_string(),
             "argument -nostdinc++ is not reproduced by the native tool"
         );
+        // fakeroot's library (the root's) would not load into a native tool
+        let preloaded = |preload: &str| {
+            decide(&Inputs {
+                path: Ok(GCC),
+                target: "aarch64",
+                manifest: &found,
+                identity: &right,
+                enabled: true,
+                args: &os(&["-c", "x.c"]),
+                preload: Some(OsStr::new(preload)),
+            })
+        };
+        let fakeroot = why(preloaded("libfakeroot-sysv.so"));
+        assert!(matches!(fakeroot, Why::Preload(_)) && fakeroot.is_fallback());
+        assert!(
+            fakeroot
+                .to_string()
+                .contains("LD_PRELOAD=libfakeroot-sysv.so"),
+            "{fakeroot}"
+        );
+        assert!(matches!(preloaded(""), Exec::Native { .. }));
         let with = |args: &[&str]| {
             decide(&Inputs {
                 path: Ok(GCC),
@@ -546,6 +582,7 @@ mod tests {
                 identity: &right,
                 enabled: true,
                 args: &os(args),
+                preload: None,
             })
         };
         assert!(matches!(

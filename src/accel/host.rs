@@ -210,6 +210,7 @@ pub fn root_match(
             identity: &|| identity_of(path),
             enabled: true,
             args: &[],
+            preload: None,
         });
         match exec {
             Exec::Native { .. } => matching += 1,
