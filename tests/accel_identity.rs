@@ -370,27 +370,9 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
     }
     let began = Instant::now();
     let handler = handler();
-    let env = common::TestEnv::new()
-        .with_env(
-            "ARCHBUILD_CACHE_DIR",
-            common::cache_dir().join("accel-archbuild-cache"),
-        )
-        .with_env(
-            "ARCHBUILD_PACKAGE_CACHE",
-            common::cache_dir().join("packages"),
-        );
-    let boot: serde_json::Value = serde_json::from_str(&env.ok(&[
-        "bootstrap",
-        "aarch64",
-        "--dist",
-        "debian-13",
-        "--name",
-        "trixie",
-        "--packages",
-        "gcc,g++,libc6-dev,xz-utils,zstd",
-        "--json",
-    ]))
-    .unwrap();
+    let env = common::accel::trixie_env();
+    let boot: serde_json::Value =
+        serde_json::from_str(&common::accel::bootstrap_trixie(&env, &["--json"])).unwrap();
     let root = PathBuf::from(boot["location"].as_str().unwrap());
     eprintln!(
         "root ({}): {:.0} s",

@@ -1104,31 +1104,13 @@ fn debian_13_bootstrap_accel_makes_the_bundle_and_records_the_container_accelera
     }
     let began = Instant::now();
     let handler = common::accel::handler();
-    let env = Env::new();
+    let env = common::accel::trixie_env();
     let bundles = env.path().join("bundles");
     let env = env
-        .with_env(
-            "ARCHBUILD_CACHE_DIR",
-            common::cache_dir().join("accel-archbuild-cache"),
-        )
-        .with_env(
-            "ARCHBUILD_PACKAGE_CACHE",
-            common::cache_dir().join("packages"),
-        )
         .with_env("ARCHBUILD_ACCEL_BUNDLES", &bundles)
         .with_env("ARCHBUILD_ACCEL_HANDLER", &handler);
-    let bootstrap = [
-        "bootstrap",
-        "aarch64",
-        "--dist",
-        "debian-13",
-        "--name",
-        "trixie",
-        "--packages",
-        "gcc,g++,libc6-dev,xz-utils,zstd",
-        "--accel",
-        "--json",
-    ];
+    let mut bootstrap = common::accel::TRIXIE_BOOTSTRAP.to_vec();
+    bootstrap.extend(["--accel", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&env.ok(&bootstrap)).unwrap();
     eprintln!(
         "bootstrap --accel ({}, bundle {}): {:.0} s",

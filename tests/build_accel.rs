@@ -71,16 +71,7 @@ fn c_package(name: &str, files: usize, funcs: usize) -> Vec<(String, String)> {
 /// bundle at `<env>/bundles/x86_64-for-aarch64`. Returns the bundles directory.
 fn trixie_bundle(env: &common::TestEnv) -> PathBuf {
     let t = Instant::now();
-    env.ok(&[
-        "bootstrap",
-        "aarch64",
-        "--dist",
-        "debian-13",
-        "--name",
-        "trixie",
-        "--packages",
-        "gcc,g++,libc6-dev,xz-utils,zstd",
-    ]);
+    common::accel::bootstrap_trixie(env, &[]);
     let bundles = env.path().join("bundles");
     env.ok(&[
         "accel",
@@ -269,15 +260,7 @@ fn an_accelerated_osc_build_runs_the_compiler_natively_and_builds_the_same_packa
     }
     let began = Instant::now();
     let handler = common::accel::handler();
-    let env = common::TestEnv::new()
-        .with_env(
-            "ARCHBUILD_CACHE_DIR",
-            common::cache_dir().join("accel-archbuild-cache"),
-        )
-        .with_env(
-            "ARCHBUILD_PACKAGE_CACHE",
-            common::cache_dir().join("packages"),
-        );
+    let env = common::accel::trixie_env();
     let bundles = trixie_bundle(&env);
     let fixture = Trixie::new(&[("calc", c_package("calc", 3, 12))], &["aarch64"]);
     let settings: [(&str, &Path); 2] = [
@@ -454,15 +437,7 @@ fn bench_accel_package_builds() {
     };
     let (files, funcs) = (number("BENCH_FILES", 8), number("BENCH_FUNCS", 60));
     let handler = common::accel::handler();
-    let env = common::TestEnv::new()
-        .with_env(
-            "ARCHBUILD_CACHE_DIR",
-            common::cache_dir().join("accel-archbuild-cache"),
-        )
-        .with_env(
-            "ARCHBUILD_PACKAGE_CACHE",
-            common::cache_dir().join("packages"),
-        );
+    let env = common::accel::trixie_env();
     let bundles = trixie_bundle(&env);
     let heavy = c_package("heavy", files, funcs);
     let lines: usize = heavy

@@ -220,15 +220,19 @@ pub fn apply(action: &Action, arch: &Arch) -> Result<Ensured> {
     }
 }
 
+/// Whether `arch` is native here, and the live table (read only when it is not).
+fn live_table(arch: &Arch) -> Result<(bool, Vec<LiveEntry>)> {
+    let native = arch.is_native_on(crate::arch::host()?);
+    if native {
+        return Ok((true, Vec::new()));
+    }
+    table::ensure_mounted()?;
+    Ok((false, table::read_table()?))
+}
+
 /// The situation on this host now, for `arch`.
 pub fn decide_now(arch: &Arch, requested: Option<&Path>) -> Result<Action> {
-    let native = arch.is_native_on(crate::arch::host()?);
-    let table = if native {
-        Vec::new()
-    } else {
-        table::ensure_mounted()?;
-        table::read_table()?
-    };
+    let (native, table) = live_table(arch)?;
     decide(
         &Situation {
             arch,
@@ -245,13 +249,7 @@ pub fn decide_now(arch: &Arch, requested: Option<&Path>) -> Result<Action> {
 /// entry the kernel picks for `arch` the acceleration handler `handler`.
 pub fn ensure_accel(arch: &Arch, handler: &Path) -> Result<Ensured> {
     let _table = crate::locks::binfmt()?;
-    let native = arch.is_native_on(crate::arch::host()?);
-    let table = if native {
-        Vec::new()
-    } else {
-        table::ensure_mounted()?;
-        table::read_table()?
-    };
+    let (native, table) = live_table(arch)?;
     let situation = Situation {
         arch,
         native,

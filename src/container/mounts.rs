@@ -119,7 +119,8 @@ pub fn add_accel_bundle(plan: &mut MountPlan, arch: &Arch, bundle: &Path, log_di
     });
 }
 
-fn mount_call(
+/// A `mount(2)` call (a path with a NUL byte is refused).
+pub(crate) fn mount_call(
     source: Option<&Path>,
     target: &Path,
     fstype: Option<&str>,
@@ -136,7 +137,8 @@ fn mount_call(
     })
 }
 
-fn step(call: Call, what: String, fix: impl Into<String>) -> Step {
+/// A [`Step`] of `call`.
+pub(crate) fn step(call: Call, what: String, fix: impl Into<String>) -> Step {
     Step {
         call,
         what,

@@ -32,8 +32,9 @@ use anyhow::Result;
 
 use crate::accel::manifest::bundle_dir;
 use crate::arch::Arch;
+use crate::container::mounts::{mount_call as mount, step};
 use crate::sys::namespace::Step;
-use crate::sys::syscalls::{c_path, c_str, Call};
+use crate::sys::syscalls::{c_path, Call};
 
 /// The file init_buildsystem creates once the build root is clean (`$BUILD_IS_RUNNING`).
 pub const SET_UP_STARTED: &str = "not-ready";
@@ -84,30 +85,6 @@ pub fn find(arch: &Arch, root: Option<&Path>) -> Result<Parts> {
 
 fn path_c(p: &Path) -> Result<CString> {
     c_path(p).map_err(|_| anyhow::anyhow!("path {} holds a NUL byte", p.display()))
-}
-
-fn mount(
-    source: Option<&Path>,
-    target: &Path,
-    fstype: Option<&str>,
-    flags: libc::c_ulong,
-    data: Option<&str>,
-) -> Result<Call> {
-    Ok(Call::Mount {
-        source: source.map(path_c).transpose()?,
-        target: path_c(target)?,
-        fstype: fstype.map(|f| c_str(f).expect("fs type")),
-        flags,
-        data: data.map(|d| c_str(d).expect("mount data")),
-    })
-}
-
-fn step(call: Call, what: String, fix: &str) -> Step {
-    Step {
-        call,
-        what,
-        fix: fix.to_string(),
-    }
 }
 
 /// The system calls, in order, that put `parts` into the build root `root` of `arch`

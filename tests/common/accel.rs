@@ -72,3 +72,37 @@ pub fn register_marked(handler: &Path, name: &str, marker: u8) -> Registered {
         .expect("register the test's binfmt entry");
     Registered(entry.name)
 }
+
+/// The Debian 13 arm64 root every accel test and bench bootstraps (one pristine copy in
+/// the test cache serves them all): `archbuild bootstrap` arguments before any extra.
+pub const TRIXIE_BOOTSTRAP: [&str; 8] = [
+    "bootstrap",
+    "aarch64",
+    "--dist",
+    "debian-13",
+    "--name",
+    "trixie",
+    "--packages",
+    "gcc,g++,libc6-dev,xz-utils,zstd",
+];
+
+/// A private archbuild whose bootstraps and bundles use the test cache's packages and
+/// pristine roots (shared by the accel tests).
+pub fn trixie_env() -> super::TestEnv {
+    super::TestEnv::new()
+        .with_env(
+            "ARCHBUILD_CACHE_DIR",
+            super::cache_dir().join("accel-archbuild-cache"),
+        )
+        .with_env(
+            "ARCHBUILD_PACKAGE_CACHE",
+            super::cache_dir().join("packages"),
+        )
+}
+
+/// `archbuild bootstrap` of [`TRIXIE_BOOTSTRAP`] plus `extra` in `env`; returns stdout.
+pub fn bootstrap_trixie(env: &super::TestEnv, extra: &[&str]) -> String {
+    let mut args = TRIXIE_BOOTSTRAP.to_vec();
+    args.extend_from_slice(extra);
+    env.ok(&args)
+}
