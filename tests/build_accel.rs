@@ -298,14 +298,17 @@ fn an_accelerated_osc_build_runs_the_compiler_natively_and_builds_the_same_packa
         "the bundle was not bound into the build root:\n{text}"
     );
     let log_name = archbuild::oscbuild::accel_root::log_name(&build_root("aarch64"));
-    let log = std::fs::read_to_string(
-        fixture
-            .state()
-            .join("state/accel-logs")
-            .join(&log_name)
-            .join("handler.log"),
-    )
-    .unwrap_or_default();
+    let handler_log = || {
+        std::fs::read_to_string(
+            fixture
+                .state()
+                .join("state/accel-logs")
+                .join(&log_name)
+                .join("handler.log"),
+        )
+        .unwrap_or_default()
+    };
+    let log = handler_log();
     for tool in [
         "/usr/libexec/gcc/aarch64-linux-gnu/14/cc1 ",
         "/usr/bin/aarch64-linux-gnu-as ",
@@ -366,14 +369,7 @@ fn an_accelerated_osc_build_runs_the_compiler_natively_and_builds_the_same_packa
     let emul_secs = t.elapsed().as_secs_f64();
     let text = succeeded(&out, "the emulated build");
     assert!(!text.contains("accelerated by"), "{text}");
-    let log_after = std::fs::read_to_string(
-        fixture
-            .state()
-            .join("state/accel-logs")
-            .join(&log_name)
-            .join("handler.log"),
-    )
-    .unwrap_or_default();
+    let log_after = handler_log();
     assert_eq!(
         log_after.lines().count(),
         log.lines().count(),
