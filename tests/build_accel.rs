@@ -482,3 +482,70 @@ fn bench_accel_package_builds() {
         );
     }
 }
+
+/// What an accelerated build still spends emulated, by the handler's profile mode: the
+/// tiny package built `--clean --accel` with `accel profile BUILD_ROOT on`, then the ten
+/// executables with the most emulated CPU time (`accel status --json`). Run by hand:
+/// `cargo test --release --test build_accel profile_an_accelerated_build -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn profile_an_accelerated_build() {
+    isolated!();
+    if !deb_build::prerequisites(&["aarch64"]) {
+        return;
+    }
+    let handler = common::accel::handler();
+    let env = common::accel::trixie_env();
+    let bundles = trixie_bundle(&env);
+    let fixture = Trixie::new(&[("tiny", c_package("tiny", 1, 2))], &["aarch64"]);
+    let settings: [(&str, &Path); 2] = [
+        ("ARCHBUILD_ACCEL_BUNDLES", &bundles),
+        ("ARCHBUILD_ACCEL_HANDLER", &handler),
+    ];
+    // the first build makes the build root's log directory; the profiled one is --clean
+    succeeded(
+        &fixture.build("tiny", "aarch64", true, &[], &settings),
+        "the first build",
+    );
+    let root = build_root("aarch64");
+    let accel = |args: &[&str]| {
+        let out = common::archbuild(&fixture.state())
+            .arg("accel")
+            .args(args)
+            .env("ARCHBUILD_ACCEL_BUNDLES", &bundles)
+            .output()
+            .unwrap();
+        succeeded(&out, &format!("accel {args:?}"));
+        out.stdout
+    };
+    accel(&["profile", root.to_str().unwrap(), "on"]);
+    let t = Instant::now();
+    succeeded(
+        &fixture.build("tiny", "aarch64", true, &["--clean"], &settings),
+        "the profiled build",
+    );
+    let secs = t.elapsed().as_secs_f64();
+    let status: serde_json::Value =
+        serde_json::from_slice(&accel(&["status", root.to_str().unwrap(), "--json"])).unwrap();
+    let ranked = status["by_emulated_cpu"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        !ranked.is_empty(),
+        "the profile mode timed nothing: {status}"
+    );
+    let total: f64 = ranked
+        .iter()
+        .map(|r| r["emulated_cpu"].as_f64().unwrap_or(0.0))
+        .sum();
+    println!("tiny, --clean --accel, profiled: {secs:.0} s; emulated CPU {total:.0} s in {} executables; the most:", ranked.len());
+    for r in ranked.iter().take(12) {
+        println!(
+            "  {:8.1} s  {:5} execs  {}",
+            r["emulated_cpu"].as_f64().unwrap_or(0.0),
+            r["emulated"],
+            r["path"].as_str().unwrap_or("?")
+        );
+    }
+}
