@@ -20,6 +20,7 @@ The exit status is osc's.
 Examples:
   archbuild build openSUSE_Factory_ARM armv7l
   archbuild build Debian_12 aarch64 hello.dsc -- --clean --keep-pkgs=../out
+  archbuild build Debian_13 aarch64 --accel -- --clean   (native compilers from the arch's bundle)
   osc archbuild openSUSE_Tumbleweed riscv64 -j 4     (the osc plugin runs this command)"
 )]
 pub struct Args {
