@@ -331,9 +331,18 @@ fn start_accel_plans_the_handlers_entry_and_the_bundle_and_accel_status_reads_th
         serde_json::from_str(&env.ok(&[&start[..], &["--accel", "--dry-run"]].concat())).unwrap();
     assert_eq!(plan["accel"]["tools"], 1);
     assert_eq!(plan["binfmt"]["action"], "register");
+    // what is registered is the handler file with qemu inside, made when it starts
+    let registered = env.path().join("state/accel/archbuild-accel-aarch64");
     assert_eq!(
         plan["binfmt"]["entry"]["interpreter"],
-        handler.to_str().unwrap()
+        registered.to_str().unwrap()
+    );
+    assert_eq!(plan["accel"]["handler"], handler.to_str().unwrap());
+    assert_eq!(plan["accel"]["registered"], registered.to_str().unwrap());
+    assert!(
+        !registered.exists(),
+        "a dry run made {}",
+        registered.display()
     );
     let mounts = plan["mounts"]["mounts"].to_string();
     assert!(
