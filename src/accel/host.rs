@@ -125,7 +125,13 @@ pub fn combine(handler: &Path, emulator: &Path, arch: &Arch, dir: &Path) -> Resu
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    let partial = dir.join(format!(".{HANDLER_NAME}-{}.partial", arch.qemu));
+    // one partial file per process: two builds starting at once must not write into
+    // (or rename) each other's half-written file
+    let partial = dir.join(format!(
+        ".{HANDLER_NAME}-{}.partial.{}",
+        arch.qemu,
+        std::process::id()
+    ));
     std::fs::write(&partial, &content)
         .and_then(|()| std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755)))
         .and_then(|()| std::fs::rename(&partial, &path))
