@@ -1,17 +1,19 @@
-//! Compiler identity: in a real Debian 13 arm64 root with gcc and g++ (bootstrapped with
-//! mmdebstrap from Debian's archive once, then restored from archbuild's pristine copy),
-//! `archbuild accel bundle` makes the bundle from Debian's cross toolchain of the
-//! root's gcc version, and the root's compiler run emulated and run accelerated (the
-//! real static handler, real binfmt_misc, qemu-user-static) gives byte-identical `.i`,
-//! `.s`, `.o`, linked programs (that run and print the same), `-E -dM`,
-//! `-print-search-dirs`, the header search list and `-MD` dependencies for the corpus
-//! in tests/data/accel-corpus. Then the fallbacks: an argument the native cc1 cannot
+//! Compiler identity: in real Debian 13 arm64 and armhf roots with gcc and g++
+//! (bootstrapped with mmdebstrap from Debian's archive once, then restored from
+//! archbuild's pristine copy), `archbuild accel bundle` makes the bundle from Debian's
+//! cross toolchain of the root's gcc version, and the root's compiler run emulated and
+//! run accelerated (the real static handler, real binfmt_misc, qemu-user-static) gives
+//! byte-identical `.i`, `.s`, `.o`, linked programs (that run and print the same), `-E
+//! -dM`, `-print-search-dirs`, the header search list and `-MD` dependencies for the
+//! corpus in tests/data/accel-corpus; the arch guards give the target's answers. In the
+//! arm64 root, the native shell, compressors, file tools and dpkg's programs give the
+//! emulated ones' output too. Then the fallbacks: an argument the native cc1 cannot
 //! follow, a root compiler that changed after the bundle was made, and a root whose
 //! compiler version the archive's cross toolchain does not have.
 //!
 //! As in tests/accel.rs, the test's binfmt entry catches only binaries with a marker in
 //! `e_ident`'s padding, which the test puts into its own root's executables: no other
-//! aarch64 binary of the host goes through the handler.
+//! binary of the host goes through the handler.
 
 mod common;
 
@@ -19,21 +21,110 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use common::accel::{handler, register_marked, Mounted, Registered};
+use common::accel::{handler, register_marked_for, Mounted, Registered};
 
 const MARKER: u8 = b'I';
 
-/// Debian's default CFLAGS on arm64 (dpkg-buildflags), so the stack protector, stack
-/// clash protection and branch protection paths of the compiler are compared too.
-const CFLAGS: &str = "-g -O2 -fstack-protector-strong -fstack-clash-protection -Wformat -Werror=format-security -mbranch-protection=standard";
-
-fn register(handler: &Path) -> Registered {
-    register_marked(handler, "accel-identity", MARKER)
+/// One arch the comparison runs for: a Debian 13 root of it with gcc and g++.
+struct Case {
+    /// archbuild's (OBS's) name, qemu's name, the GNU triplet, ELF's `e_machine`.
+    obs: &'static str,
+    qemu: &'static str,
+    triplet: &'static str,
+    e_machine: u8,
+    /// The `archbuild bootstrap` arguments (the container is named `name`).
+    bootstrap: &'static [&'static str],
+    name: &'static str,
+    /// Debian's default CFLAGS of the arch (dpkg-buildflags), so the stack protector,
+    /// stack clash protection and branch protection paths are compared too.
+    cflags: &'static str,
+    /// What [`ARCH_GUARDS`] prints in the root.
+    guard_answers: &'static [&'static str],
+    /// The native tools the bundle has besides the compiler (none for 32-bit roots).
+    native: &'static [&'static str],
 }
 
-/// Put the marker into every aarch64 executable of the root (not into shared
-/// libraries: glibc's loader checks their padding). Returns how many.
-fn mark_executables(root: &Path) -> usize {
+const AARCH64: Case = Case {
+    obs: "aarch64",
+    qemu: "aarch64",
+    triplet: "aarch64-linux-gnu",
+    e_machine: 183,
+    bootstrap: &common::accel::TRIXIE_BOOTSTRAP,
+    name: "trixie",
+    cflags: "-g -O2 -fstack-protector-strong -fstack-clash-protection -Wformat -Werror=format-security -mbranch-protection=standard",
+    guard_answers: &[
+        "aarch64",
+        "aarch64",
+        "arm64",
+        "(arm64)",
+        "(arm64)",
+        "arm64",
+        "aarch64-linux-gnu",
+        "aarch64",
+        "aarch64-unknown-linux-gnu",
+        "sh: aarch64",
+        "aarch64-unknown-linux-gnu",
+        "__aarch64__",
+        "conftest exit 8",
+    ],
+    native: &[
+        "dash",
+        "xz",
+        "gzip",
+        "zstd",
+        "tar",
+        "coreutils",
+        "sed",
+        "findutils",
+        "diffutils",
+        "dpkg",
+    ],
+};
+
+/// armhf: the same comparisons of the compiler; no native tools (32-bit), so dpkg and
+/// the shell stay emulated.
+const ARMV7L: Case = Case {
+    obs: "armv7l",
+    qemu: "arm",
+    triplet: "arm-linux-gnueabihf",
+    e_machine: 40,
+    bootstrap: &[
+        "bootstrap",
+        "armv7l",
+        "--dist",
+        "debian-13",
+        "--name",
+        "trixie-armhf",
+        "--packages",
+        "gcc,g++,libc6-dev",
+    ],
+    name: "trixie-armhf",
+    cflags: "-g -O2 -fstack-protector-strong -Wformat -Werror=format-security",
+    guard_answers: &[
+        "armv7l",
+        "armv7l",
+        "armhf",
+        "(armhf)",
+        "(armhf)",
+        "armhf",
+        "arm-linux-gnueabihf",
+        "arm",
+        "arm-unknown-linux-gnueabihf",
+        "sh: armv7l",
+        "armv7l-unknown-linux-gnueabihf",
+        "__arm__",
+        "conftest exit 4",
+    ],
+    native: &[],
+};
+
+fn register(case: &Case, handler: &Path) -> Registered {
+    register_marked_for(case.obs, handler, "accel-identity", MARKER)
+}
+
+/// Put the marker into every executable of the root of ELF machine `e_machine` (not
+/// into shared libraries: glibc's loader checks their padding). Returns how many.
+fn mark_executables(root: &Path, e_machine: u8) -> usize {
     use std::io::{Read, Seek, SeekFrom, Write};
     let mut marked = 0;
     let mut todo = vec![root.to_path_buf()];
@@ -60,7 +151,7 @@ fn mark_executables(root: &Path) -> usize {
             let mut header = [0u8; 20];
             if file.read_exact(&mut header).is_err()
                 || &header[..4] != b"\x7fELF"
-                || header[18..20] != [183, 0]
+                || header[18..20] != [e_machine, 0]
                 || header[15] != 0
             {
                 continue;
@@ -132,6 +223,9 @@ const ARCH_GUARDS: &str = r#"set -e
 uname -m
 arch
 dpkg --print-architecture
+dpkg --version | head -n 1 | grep -o '([a-z0-9]*)'
+dpkg-deb --version | head -n 1 | grep -o '([a-z0-9]*)'
+dpkg-query -W -f '${Architecture}\n' dpkg
 gcc -dumpmachine
 bash -c 'echo $HOSTTYPE'
 bash -c 'echo $MACHTYPE'
@@ -141,8 +235,10 @@ cd /tmp
 cat > conftest.c <<'END'
 #include <stdio.h>
 int main(void) {
-#ifdef __aarch64__
+#if defined __aarch64__
     puts("__aarch64__");
+#elif defined __arm__
+    puts("__arm__");
 #endif
     return sizeof(void *);
 }
@@ -150,19 +246,6 @@ END
 gcc -o conftest conftest.c
 ./conftest || echo "conftest exit $?"
 "#;
-
-const ARCH_GUARD_ANSWERS: &[&str] = &[
-    "aarch64",
-    "aarch64",
-    "arm64",
-    "aarch64-linux-gnu",
-    "aarch64",
-    "aarch64-unknown-linux-gnu",
-    "sh: aarch64",
-    "aarch64-unknown-linux-gnu",
-    "__aarch64__",
-    "conftest exit 8",
-];
 
 /// The compressors on one test file (500 kB of the root's headers and an executable),
 /// into `$o`, and their round trips through the names that are links or scripts
@@ -203,40 +286,39 @@ fn same_file(a: &Path, b: &Path) -> bool {
     std::fs::read(a).unwrap() == std::fs::read(b).unwrap()
 }
 
-/// Item 2 (the native shell and compressors give the emulated ones' output) and item 3
-/// (the arch guards) of issue 11, in the accelerated root.
-fn native_tools_and_arch_guards(root: &Path, log: &Path) {
-    let began = Instant::now();
+/// Item 3 of issue 11 (the arch guards), in the accelerated root: the target's answers,
+/// accelerated and emulated alike; the programs that tell the arch stay emulated, dpkg's
+/// run natively only with the root's arch written into them.
+fn arch_guards(case: &Case, root: &Path, log: &Path) {
     std::fs::copy(
         "/usr/share/misc/config.guess",
         root.join("tmp/config.guess"),
     )
     .expect("the host's config.guess (autotools-dev, scripts/install-test-deps)");
-
-    // The arch guards: the target's answers, accelerated and emulated alike.
     let before = log_length(log);
     let (accelerated, _) = timed(root, true, ARCH_GUARDS, "arch guards, accelerated");
     let answers: Vec<&str> = accelerated.lines().collect();
-    assert_eq!(answers, ARCH_GUARD_ANSWERS, "accelerated");
+    assert_eq!(answers, case.guard_answers, "accelerated");
     let conftest = std::fs::read(root.join("tmp/conftest")).unwrap();
     assert_eq!(
-        conftest[18], 183,
-        "the configure test is an aarch64 program"
+        conftest[18], case.e_machine,
+        "the configure test is an {} program",
+        case.obs
     );
     let logged = log_lines_after(log, before);
-    assert!(
-        logged.iter().any(|l| l.contains(" hit /usr/bin/dash ")),
-        "/bin/sh ran natively: {logged:?}"
-    );
+    let natively = ["/usr/bin/dash", "/usr/bin/dpkg", "/usr/bin/dpkg-deb"];
+    for native in natively {
+        let hit = logged
+            .iter()
+            .any(|l| l.contains(&format!(" hit {native} ")));
+        assert_eq!(
+            hit,
+            !case.native.is_empty(),
+            "{native} ran natively (dpkg's with the arch rewritten) where the root has native tools: {logged:?}"
+        );
+    }
     for line in &logged {
-        for emulated in [
-            "/uname ",
-            "/arch ",
-            "/dpkg ",
-            "/bash ",
-            "conftest",
-            "config.guess",
-        ] {
+        for emulated in ["/uname ", "/arch ", "/bash ", "conftest", "config.guess"] {
             assert!(
                 !line.contains(emulated),
                 "{emulated} must stay emulated: {line}"
@@ -245,6 +327,12 @@ fn native_tools_and_arch_guards(root: &Path, log: &Path) {
     }
     let (emulated, _) = timed(root, false, ARCH_GUARDS, "arch guards, emulated");
     assert_eq!(emulated, accelerated);
+}
+
+/// Item 2 of issue 11: the native shell and compressors give the emulated ones' output
+/// (aarch64).
+fn native_tools(root: &Path, log: &Path) {
+    let began = Instant::now();
 
     // The shell corpus: the native dash prints what the emulated one does.
     let corpus = "sh /tmp/corpus/shell-corpus.sh 2>&1; echo \"exit $?\"";
@@ -341,9 +429,131 @@ fn native_tools_and_arch_guards(root: &Path, log: &Path) {
     eprintln!(
         "shell corpus: emulated {emulated_s:.1} s, accelerated {accelerated_s:.1} s; \
          compressors: emulated {emulated_z:.1} s, accelerated {accelerated_z:.1} s; \
-         native tools and arch guards: {:.0} s",
+         native tools: {:.0} s",
         began.elapsed().as_secs_f64()
     );
+}
+
+/// A package's life in the root (built with dpkg-deb, installed with its maintainer
+/// script, queried, removed, purged) and the file tools on the root's files, into /tmp/d.
+const DPKG_AND_FILE_TOOLS: &str = r#"set -e
+export PATH=/usr/sbin:/sbin:$PATH
+o=/tmp/d; rm -rf $o; mkdir -p $o/pkg/DEBIAN $o/pkg/usr/share/probe
+printf 'Package: archbuild-probe\nVersion: 1.0\nArchitecture: arm64\nMaintainer: t <t@example.invalid>\nDescription: probe\n' > $o/pkg/DEBIAN/control
+printf '#!/bin/sh\necho "postinst $1 $DPKG_MAINTSCRIPT_ARCH $DPKG_MAINTSCRIPT_PACKAGE"\n' > $o/pkg/DEBIAN/postinst
+chmod 755 $o/pkg/DEBIAN/postinst
+head -c 200000 /usr/bin/aarch64-linux-gnu-as > $o/pkg/usr/share/probe/data
+ln -s data $o/pkg/usr/share/probe/link
+find $o/pkg -exec touch -h -d @1700000000 {} +
+SOURCE_DATE_EPOCH=1700000000 dpkg-deb --root-owner-group -Zxz --build $o/pkg $o/probe.deb > $o/build.log
+dpkg-deb --info $o/probe.deb > $o/info
+dpkg-deb --contents $o/probe.deb > $o/contents
+SOURCE_DATE_EPOCH=1700000000 dpkg-split -S 50 -s $o/probe.deb $o/part > $o/split.log
+dpkg -i $o/probe.deb > $o/install.log 2>&1
+dpkg-query -W -f '${Package} ${Version} ${Architecture} ${Status}\n' archbuild-probe > $o/query
+dpkg -L archbuild-probe > $o/list
+dpkg --audit > $o/audit
+dpkg-divert --list > $o/diversions
+dpkg -r archbuild-probe > $o/remove.log 2>&1
+dpkg -P archbuild-probe >> $o/remove.log 2>&1
+tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf $o/probe.tar -C $o pkg
+tar -tvf $o/probe.tar > $o/tar-list
+mkdir $o/x && tar -xf $o/probe.tar -C $o/x && cmp $o/x/pkg/usr/share/probe/data $o/pkg/usr/share/probe/data
+sort /usr/include/stdio.h | uniq -c | sed -e 's/^ *//' -e 's/[0-9]/N/g' | tr a-z A-Z | cut -c1-40 | tail -n 50 > $o/text
+wc /usr/include/*.h | tail -n 1 > $o/wc
+find /usr/include -name 'std*.h' | sort | xargs basename -a > $o/find
+diff /usr/include/stdio.h /usr/include/stdlib.h > $o/diff || test $? = 1
+cmp /usr/include/stdio.h /usr/include/stdlib.h > $o/cmp || test $? = 1
+cp -a $o/pkg $o/copy && mv $o/copy $o/moved && chmod -R go-w $o/moved && rm -r $o/moved
+readlink $o/pkg/usr/share/probe/link > $o/readlink
+mktemp -u -p /tmp XXXXXX | wc -c > $o/mktemp
+rm -rf $o/pkg $o/x
+"#;
+
+/// dpkg's programs (the compiled-in arch rewritten to arm64), tar, the coreutils, sed,
+/// find and diff: what they print and write is the emulated programs', byte for byte,
+/// and every one of them ran natively.
+fn file_tools_and_dpkg(root: &Path, log: &Path) {
+    let status = std::fs::read(root.join("var/lib/dpkg/status")).unwrap();
+    let before = log_length(log);
+    let (_, emulated_s) = timed(
+        root,
+        false,
+        DPKG_AND_FILE_TOOLS,
+        "dpkg and file tools, emulated",
+    );
+    let emu = root.join("tmp/d-emulated");
+    std::fs::rename(root.join("tmp/d"), &emu).unwrap();
+    let emulated_log = log_length(log);
+    let (_, accelerated_s) = timed(
+        root,
+        true,
+        DPKG_AND_FILE_TOOLS,
+        "dpkg and file tools, accelerated",
+    );
+    let acc = root.join("tmp/d");
+    let names = files_of(&emu);
+    assert_eq!(names, files_of(&acc));
+    assert!(names.iter().any(|n| n.starts_with("part.")), "{names:?}");
+    for wanted in ["probe.deb", "install.log", "query", "probe.tar", "text"] {
+        assert!(
+            names.contains(&wanted.to_string()),
+            "{wanted} not in {names:?}"
+        );
+    }
+    for name in &names {
+        assert!(
+            same_file(&emu.join(name), &acc.join(name)),
+            "{name} differs"
+        );
+    }
+    let install = std::fs::read_to_string(acc.join("install.log")).unwrap();
+    assert!(
+        install.contains("postinst configure arm64 archbuild-probe"),
+        "{install}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(acc.join("query")).unwrap(),
+        "archbuild-probe 1.0 arm64 install ok installed\n"
+    );
+    assert_eq!(
+        std::fs::read(root.join("var/lib/dpkg/status")).unwrap(),
+        status,
+        "installed and purged twice: the status database is as it was"
+    );
+    let logged = log_lines_after(log, emulated_log);
+    assert!(
+        !log_lines_after(log, before)[..emulated_log - before]
+            .iter()
+            .any(|l| l.contains(" hit ")),
+        "the kill switch held"
+    );
+    for path in [
+        "/usr/bin/dpkg",
+        "/usr/bin/dpkg-deb",
+        "/usr/bin/dpkg-split",
+        "/usr/bin/dpkg-query",
+        "/usr/bin/dpkg-divert",
+        "/usr/bin/tar",
+        "/usr/bin/sort",
+        "/usr/bin/sed",
+        "/usr/bin/find",
+        "/usr/bin/xargs",
+        "/usr/bin/diff",
+        "/usr/bin/cmp",
+        "/usr/bin/cp",
+        "/usr/bin/rm",
+    ] {
+        assert!(
+            logged.iter().any(|l| l.contains(&format!(" hit {path} "))),
+            "{path} never ran natively: {logged:?}"
+        );
+    }
+    assert!(
+        !logged.iter().any(|l| l.contains(" fallback ")),
+        "{logged:?}"
+    );
+    eprintln!("dpkg and file tools: emulated {emulated_s:.1} s, accelerated {accelerated_s:.1} s");
 }
 
 fn files_of(dir: &Path) -> Vec<String> {
@@ -355,41 +565,63 @@ fn files_of(dir: &Path) -> Vec<String> {
     names
 }
 
+/// One arch at a time: the bootstraps and bundles share the test cache's apt state and
+/// package directories.
+static ONE_ROOT_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() {
+    let _one = ONE_ROOT_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     isolated!();
-    if !common::have_qemu_tools()
-        || !common::prerequisite(
+    if prerequisites() {
+        compare(&AARCH64);
+    }
+}
+
+#[test]
+fn the_same_for_armv7l() {
+    let _one = ONE_ROOT_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    isolated!();
+    if prerequisites() {
+        compare(&ARMV7L);
+    }
+}
+
+fn prerequisites() -> bool {
+    common::have_qemu_tools()
+        && common::prerequisite(
             common::tool("mmdebstrap").is_some()
                 && common::tool("patchelf").is_some()
                 && common::tool("dpkg-deb").is_some(),
             "mmdebstrap, patchelf and dpkg-deb (scripts/install-test-deps)",
         )
-    {
-        return;
-    }
+}
+
+/// The whole comparison in a Debian 13 root of `case`'s arch.
+fn compare(case: &Case) {
     let began = Instant::now();
     let handler = handler();
     let env = common::accel::trixie_env();
-    let boot: serde_json::Value =
-        serde_json::from_str(&common::accel::bootstrap_trixie(&env, &["--json"])).unwrap();
+    let mut bootstrap = case.bootstrap.to_vec();
+    bootstrap.push("--json");
+    let boot: serde_json::Value = serde_json::from_str(&env.ok(&bootstrap)).unwrap();
     let root = PathBuf::from(boot["location"].as_str().unwrap());
     eprintln!(
         "root ({}): {:.0} s",
         boot["how"],
         began.elapsed().as_secs_f64()
     );
-    let marked = mark_executables(&root);
+    let marked = mark_executables(&root, case.e_machine);
     assert!(marked > 100, "only {marked} executables in the root");
 
     // The bundle, from the root's own files (after marking: the identity is of the files
     // the handler will see).
     let t = Instant::now();
-    let bundle = env.path().join("bundles/x86_64-for-aarch64");
+    let bundle = env.path().join(format!("bundles/x86_64-for-{}", case.qemu));
     let made: serde_json::Value = serde_json::from_str(&env.ok(&[
         "accel",
         "bundle",
-        "trixie",
+        case.name,
         "--output",
         bundle.to_str().unwrap(),
         "--json",
@@ -409,14 +641,12 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
         .iter()
         .map(|t| t.as_str().unwrap())
         .collect();
-    for needed in [
-        "/usr/libexec/gcc/aarch64-linux-gnu/14/cc1",
-        "/usr/libexec/gcc/aarch64-linux-gnu/14/cc1plus",
-        "/usr/libexec/gcc/aarch64-linux-gnu/14/collect2",
-        "/usr/bin/aarch64-linux-gnu-as",
-        "/usr/bin/aarch64-linux-gnu-ld.bfd",
-    ] {
-        assert!(tools.contains(&needed), "{needed} is not in {tools:?}");
+    let compiler = compiler_paths(case);
+    for needed in &compiler {
+        assert!(
+            tools.contains(&needed.as_str()),
+            "{needed} is not in {tools:?}"
+        );
     }
     assert!(
         !tools
@@ -425,8 +655,10 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
         "the drivers stay emulated: {tools:?}"
     );
     // The shell and the compressors of the root's exact versions; never make or bash.
-    for needed in NATIVE_PATHS {
-        assert!(tools.contains(needed), "{needed} is not in {tools:?}");
+    if !case.native.is_empty() {
+        for needed in NATIVE_PATHS {
+            assert!(tools.contains(needed), "{needed} is not in {tools:?}");
+        }
     }
     let native: Vec<&str> = made["native"]
         .as_array()
@@ -434,8 +666,18 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
         .iter()
         .map(|n| n.as_str().unwrap().split(' ').next().unwrap())
         .collect();
-    assert_eq!(native, ["dash", "xz", "gzip", "zstd"], "{made}");
-    assert_eq!(made["native_refused"], serde_json::json!([]), "{made}");
+    assert_eq!(native, case.native, "{made}");
+    if case.native.is_empty() {
+        let refused = made["native_refused"].as_array().unwrap();
+        assert!(
+            refused
+                .iter()
+                .all(|r| r[1].as_str().unwrap().contains("32-bit")),
+            "{made}"
+        );
+    } else {
+        assert_eq!(made["native_refused"], serde_json::json!([]), "{made}");
+    }
     assert!(
         !tools
             .iter()
@@ -445,32 +687,34 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
     // Every ELF of the bundle is self-contained: its interpreter is the bundle's own.
     let interp = Command::new("patchelf")
         .arg("--print-interpreter")
-        .arg(bundle.join("usr/libexec/gcc-cross/aarch64-linux-gnu/14/cc1"))
+        .arg(bundle.join(format!("usr/libexec/gcc-cross/{}/14/cc1", case.triplet)))
         .output()
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&interp.stdout).trim(),
-        "/emul/x86_64-for-aarch64/lib/ld-linux-x86-64.so.2"
+        format!("/emul/x86_64-for-{}/lib/ld-linux-x86-64.so.2", case.qemu)
     );
 
-    // The container's view: bundle read-only, its log writable, qemu at /qemu-aarch64.
-    let inside = root.join("emul/x86_64-for-aarch64");
+    // The container's view: bundle read-only, its log writable, qemu at /qemu-<target>.
+    let inside = root.join(format!("emul/x86_64-for-{}", case.qemu));
+    let qemu_inside = root.join(format!("qemu-{}", case.qemu));
     std::fs::create_dir_all(&inside).unwrap();
-    std::fs::write(root.join("qemu-aarch64"), "").unwrap();
+    std::fs::write(&qemu_inside, "").unwrap();
     let logs = env.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let _mounted = Mounted(vec![
         inside.clone(),
         inside.join("log"),
-        root.join("qemu-aarch64"),
+        qemu_inside.clone(),
     ]);
     common::sh(&format!(
         "mount --bind {b} {i} && mount -o remount,bind,ro {i} && mount --bind {l} {i}/log \
-         && mount --bind /usr/bin/qemu-aarch64-static {q} && mount -o remount,bind,ro {q}",
+         && mount --bind /usr/bin/qemu-{t}-static {q} && mount -o remount,bind,ro {q}",
         b = bundle.display(),
         i = inside.display(),
         l = logs.display(),
-        q = root.join("qemu-aarch64").display()
+        t = case.qemu,
+        q = qemu_inside.display()
     ));
     let log = logs.join("handler.log");
     std::fs::write(&log, "").unwrap();
@@ -490,8 +734,8 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
         )
         .unwrap();
     }
-    let _entry = register(&handler);
-    let compile = format!("CFLAGS='{CFLAGS}'\n{COMPILE}");
+    let _entry = register(case, &handler);
+    let compile = format!("CFLAGS='{}'\n{COMPILE}", case.cflags);
 
     // Emulated, then accelerated, into the same path (/tmp/out) so that nothing differs
     // by name.
@@ -539,10 +783,14 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
         }
     }
     assert!(different.is_empty(), "differ: {different:?}");
-    // What was compared is real output: aarch64 objects, the programs' output, the
+    // What was compared is real output: the arch's objects, the programs' output, the
     // root compiler's identity string and header directories.
     let object = std::fs::read(acc.join("numeric.o")).unwrap();
-    assert_eq!(object[18], 183, "numeric.o is an aarch64 object");
+    assert_eq!(
+        object[18], case.e_machine,
+        "numeric.o is an {} object",
+        case.obs
+    );
     let s = std::fs::read_to_string(acc.join("hello.s")).unwrap();
     assert!(
         s.contains(".ident\t\"GCC: (Debian 14.2.0-19) 14.2.0\""),
@@ -554,33 +802,32 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
     let list = std::fs::read_to_string(acc.join("search-list.cxx")).unwrap();
     assert!(
         list.contains(" /usr/include/c++/14\n")
-            && list.contains(" /usr/lib/gcc/aarch64-linux-gnu/14/include\n"),
+            && list.contains(&format!(" /usr/lib/gcc/{}/14/include\n", case.triplet)),
         "{list}"
     );
     let logged = std::fs::read_to_string(&log).unwrap();
     let (per_path, unreadable) = archbuild::accel::status::summarize(&logged);
     assert_eq!(unreadable, 0);
-    for path in [
-        "/usr/libexec/gcc/aarch64-linux-gnu/14/cc1",
-        "/usr/libexec/gcc/aarch64-linux-gnu/14/cc1plus",
-        "/usr/libexec/gcc/aarch64-linux-gnu/14/collect2",
-        "/usr/bin/aarch64-linux-gnu-as",
-        "/usr/bin/aarch64-linux-gnu-ld.bfd",
-    ] {
+    for path in &compiler {
         let counts = per_path.get(path).cloned().unwrap_or_default();
         assert!(counts.hits > 0, "{path} never ran natively: {logged}");
     }
     // The only fallbacks: C++ preprocessing alone (g++ -E, -save-temps), kept emulated.
     for line in logged.lines().filter(|l| l.contains(" fallback ")) {
         assert!(
-            line.contains(
-                " fallback /usr/libexec/gcc/aarch64-linux-gnu/14/cc1plus argument -E is not reproduced"
-            ),
+            line.contains(&format!(
+                " fallback /usr/libexec/gcc/{}/14/cc1plus argument -E is not reproduced",
+                case.triplet
+            )),
             "{logged}"
         );
     }
 
-    native_tools_and_arch_guards(&root, &log);
+    arch_guards(case, &root, &log);
+    if !case.native.is_empty() {
+        native_tools(&root, &log);
+        file_tools_and_dpkg(&root, &log);
+    }
 
     // An argument the appended header list cannot follow: emulated, one line says why.
     let before = logged.lines().count();
@@ -596,15 +843,16 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
     let logged = std::fs::read_to_string(&log).unwrap();
     let new: Vec<&str> = logged.lines().skip(before).collect();
     assert!(
-        new.iter().any(|l| l.contains(
-            " fallback /usr/libexec/gcc/aarch64-linux-gnu/14/cc1 argument -nostdinc is not reproduced"
-        )),
+        new.iter().any(|l| l.contains(&format!(
+            " fallback /usr/libexec/gcc/{}/14/cc1 argument -nostdinc is not reproduced",
+            case.triplet
+        ))),
         "{logged}"
     );
 
     // The root's compiler changed after the bundle was made (a package update): cc1 runs
     // emulated, the output is still the root compiler's, one log line says why.
-    let cc1 = root.join("usr/libexec/gcc/aarch64-linux-gnu/14/cc1");
+    let cc1 = root.join(format!("usr/libexec/gcc/{}/14/cc1", case.triplet));
     let mut bytes = std::fs::read(&cc1).unwrap();
     bytes.extend_from_slice(b"update");
     std::fs::write(&cc1, bytes).unwrap();
@@ -614,7 +862,8 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
             &root,
             true,
             &format!(
-                "mkdir /tmp/out && cd /tmp/corpus && gcc {CFLAGS} -save-temps=obj -c -o /tmp/out/hello.o hello.c"
+                "mkdir /tmp/out && cd /tmp/corpus && gcc {} -save-temps=obj -c -o /tmp/out/hello.o hello.c",
+                case.cflags
             ),
         ),
         "gcc with a changed cc1",
@@ -636,9 +885,10 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
     assert_eq!(new.len(), 2, "{logged}");
     for line in new {
         assert!(
-            line.contains(
-                " fallback /usr/libexec/gcc/aarch64-linux-gnu/14/cc1 the root's file changed"
-            ),
+            line.contains(&format!(
+                " fallback /usr/libexec/gcc/{}/14/cc1 the root's file changed",
+                case.triplet
+            )),
             "{logged}"
         );
     }
@@ -664,7 +914,7 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
     let out = env.run(&[
         "accel",
         "bundle",
-        "trixie",
+        case.name,
         "--output",
         other.to_str().unwrap(),
     ]);
@@ -673,10 +923,25 @@ fn the_accelerated_compiler_gives_the_emulated_compilers_output_byte_for_byte() 
         "accel bundle for another gcc version",
         1,
         &[
-            "gcc-14-aarch64-linux-gnu is 14.2.0-19cross1, not built from the root's gcc-14 14.2.0-20",
+            &format!(
+                "gcc-14-{} is 14.2.0-19cross1, not built from the root's gcc-14 14.2.0-20",
+                case.triplet
+            ),
             "stays emulated",
         ],
     );
     assert!(!other.exists());
     eprintln!("whole test: {:.0} s", began.elapsed().as_secs_f64());
+}
+
+/// The root's compiler programs that must run natively: cc1, cc1plus, collect2, as, ld.
+fn compiler_paths(case: &Case) -> Vec<String> {
+    let t = case.triplet;
+    vec![
+        format!("/usr/libexec/gcc/{t}/14/cc1"),
+        format!("/usr/libexec/gcc/{t}/14/cc1plus"),
+        format!("/usr/libexec/gcc/{t}/14/collect2"),
+        format!("/usr/bin/{t}-as"),
+        format!("/usr/bin/{t}-ld.bfd"),
+    ]
 }

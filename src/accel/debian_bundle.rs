@@ -385,30 +385,69 @@ pub struct NativeTool {
     /// The root's canonical paths it stands in for (the handler canonicalizes, so
     /// `/bin/sh` -> `/usr/bin/dash` is found), the same path in the bundle.
     pub paths: &'static [&'static str],
+    /// The amd64 build has its Debian arch compiled in (dpkg: the native arch, and
+    /// `--version`): the bundle's copies get the root's arch written over it
+    /// ([`rewrite_compiled_arch`]), or the tool stays emulated.
+    pub arch_compiled_in: bool,
 }
 
-/// The shell and the compressors. Not `make`: Debian's amd64 make has
-/// `MAKE_HOST=x86_64-pc-linux-gnu` compiled in (`$(MAKE_HOST)`, `make --version`). Not
-/// `bash`: `$HOSTTYPE`, `$MACHTYPE` (the deny list refuses both). dash has no such
-/// variable and runs `uname` and the rest as separate, emulated, programs.
+/// The coreutils a package build runs most (file handling and text filters). Not
+/// `uname`, `arch`, `nproc`, `env` (the deny list), nor what looks users up (`ls -l`,
+/// `stat`, `id`: the x86_64 glibc cannot load the root's NSS modules) or loads a
+/// library into other programs (`stdbuf`).
+const COREUTILS: &[&str] = &[
+    "/usr/bin/basename",
+    "/usr/bin/cat",
+    "/usr/bin/chmod",
+    "/usr/bin/chown",
+    "/usr/bin/cp",
+    "/usr/bin/cut",
+    "/usr/bin/dirname",
+    "/usr/bin/head",
+    "/usr/bin/install",
+    "/usr/bin/ln",
+    "/usr/bin/mkdir",
+    "/usr/bin/mktemp",
+    "/usr/bin/mv",
+    "/usr/bin/readlink",
+    "/usr/bin/realpath",
+    "/usr/bin/rm",
+    "/usr/bin/rmdir",
+    "/usr/bin/sort",
+    "/usr/bin/tail",
+    "/usr/bin/tee",
+    "/usr/bin/touch",
+    "/usr/bin/tr",
+    "/usr/bin/uniq",
+    "/usr/bin/wc",
+];
+
+/// The shell, the compressors, the file tools and dpkg's programs. Not `make`: Debian's
+/// amd64 make has `MAKE_HOST=x86_64-pc-linux-gnu` compiled in (`$(MAKE_HOST)`, `make
+/// --version`). Not `bash`: `$HOSTTYPE`, `$MACHTYPE` (the deny list refuses both). dash
+/// has no such variable and runs `uname` and the rest as separate, emulated, programs.
+/// Not perl: `$Config{archname}`, and the root's XS modules are foreign code.
 pub const NATIVE_TOOLS: &[NativeTool] = &[
     NativeTool {
         name: "dash",
         package: "dash",
         same_version: &["dash"],
         paths: &["/usr/bin/dash"],
+        arch_compiled_in: false,
     },
     NativeTool {
         name: "xz",
         package: "xz-utils",
         same_version: &["xz-utils", "liblzma5"],
         paths: &["/usr/bin/xz"],
+        arch_compiled_in: false,
     },
     NativeTool {
         name: "gzip",
         package: "gzip",
         same_version: &["gzip"],
         paths: &["/usr/bin/gzip"],
+        arch_compiled_in: false,
     },
     // Debian's zstd has libzstd built in; it links liblzma, zlib and lz4 for
     // `--format=xz|gzip|lz4`.
@@ -417,8 +456,129 @@ pub const NATIVE_TOOLS: &[NativeTool] = &[
         package: "zstd",
         same_version: &["zstd", "liblzma5", "zlib1g", "liblz4-1"],
         paths: &["/usr/bin/zstd"],
+        arch_compiled_in: false,
+    },
+    // tar runs the compressors as programs (emulated or native by their own entry).
+    NativeTool {
+        name: "tar",
+        package: "tar",
+        same_version: &["tar"],
+        paths: &["/usr/bin/tar"],
+        arch_compiled_in: false,
+    },
+    NativeTool {
+        name: "coreutils",
+        package: "coreutils",
+        same_version: &["coreutils"],
+        paths: COREUTILS,
+        arch_compiled_in: false,
+    },
+    NativeTool {
+        name: "sed",
+        package: "sed",
+        same_version: &["sed"],
+        paths: &["/usr/bin/sed"],
+        arch_compiled_in: false,
+    },
+    NativeTool {
+        name: "findutils",
+        package: "findutils",
+        same_version: &["findutils"],
+        paths: &["/usr/bin/find", "/usr/bin/xargs"],
+        arch_compiled_in: false,
+    },
+    NativeTool {
+        name: "diffutils",
+        package: "diffutils",
+        same_version: &["diffutils"],
+        paths: &["/usr/bin/diff", "/usr/bin/cmp"],
+        arch_compiled_in: false,
+    },
+    // The installer of a build root's set-up: every `dpkg --install` reads the status
+    // database and runs dpkg-deb and dpkg-split per package. Its one arch is the
+    // compiled-in native one (`dpkg --print-architecture`, the check of each package's
+    // Architecture), rewritten to the root's; it reads `arch-native` only under
+    // `--root`, as the root's own dpkg does. dpkg-architecture is perl: emulated.
+    NativeTool {
+        name: "dpkg",
+        package: "dpkg",
+        same_version: &["dpkg"],
+        paths: &[
+            "/usr/bin/dpkg",
+            "/usr/bin/dpkg-deb",
+            "/usr/bin/dpkg-split",
+            "/usr/bin/dpkg-divert",
+            "/usr/bin/dpkg-query",
+            "/usr/bin/dpkg-trigger",
+            "/usr/bin/dpkg-statoverride",
+        ],
+        arch_compiled_in: true,
     },
 ];
+
+/// The Debian arch amd64 programs have compiled in.
+pub const HOST_DEB_ARCH: &str = "amd64";
+
+/// Writes `deb_arch` over every `amd64` compiled into `bytes` (an amd64 program of
+/// dpkg's): each must be a whole string (`"amd64"`) or the parenthesized arch of a
+/// version string (`"1.22.22 (amd64)"`), and `deb_arch` as long as `amd64` (nothing
+/// moves). Returns how many were rewritten (at least one), or why not.
+pub fn rewrite_compiled_arch(bytes: &mut [u8], deb_arch: &str) -> Result<usize, String> {
+    let from = HOST_DEB_ARCH.as_bytes();
+    if deb_arch.len() != from.len() {
+        return Err(format!(
+            "its compiled-in arch ({HOST_DEB_ARCH}) can only be rewritten to an arch name of {} letters, not {deb_arch}",
+            from.len()
+        ));
+    }
+    let at: Vec<usize> = bytes
+        .windows(from.len())
+        .enumerate()
+        .filter(|(_, w)| *w == from)
+        .map(|(i, _)| i)
+        .collect();
+    if at.is_empty() {
+        return Err(format!("it has no compiled-in {HOST_DEB_ARCH}"));
+    }
+    for &i in &at {
+        let before = i.checked_sub(1).map(|b| bytes[b]);
+        let after = bytes.get(i + from.len()).copied();
+        let whole = matches!(before, None | Some(0)) && matches!(after, None | Some(0));
+        let in_parens = before == Some(b'(') && after == Some(b')');
+        if !(whole || in_parens) {
+            return Err(format!(
+                "its {HOST_DEB_ARCH} at byte {i} is part of other text, which archbuild does not rewrite"
+            ));
+        }
+    }
+    for &i in &at {
+        bytes[i..i + from.len()].copy_from_slice(deb_arch.as_bytes());
+    }
+    Ok(at.len())
+}
+
+/// Is `path` a program of a native tool whose compiled-in arch the bundle rewrites?
+pub fn arch_compiled_in(path: &str) -> bool {
+    NATIVE_TOOLS
+        .iter()
+        .any(|t| t.arch_compiled_in && t.paths.contains(&path))
+}
+
+/// Why `tool` cannot stand in for a root of Debian arch `deb_arch`, or None.
+pub fn native_tool_refused(tool: &NativeTool, deb_arch: &str) -> Option<String> {
+    if let Some(why) = native_tools_refused(deb_arch) {
+        return Some(why);
+    }
+    if tool.arch_compiled_in && deb_arch.len() != HOST_DEB_ARCH.len() {
+        return Some(format!(
+            "{} has {HOST_DEB_ARCH} compiled in, which archbuild rewrites only to an arch name of {} letters ({deb_arch} has {})",
+            tool.name,
+            HOST_DEB_ARCH.len(),
+            deb_arch.len()
+        ));
+    }
+    None
+}
 
 /// Why the native tools cannot stand in for a root of Debian arch `deb_arch` at all, or
 /// None. 32-bit roots: an x86_64 build has other limits and says so (`zstd -V` prints
@@ -451,6 +611,7 @@ pub fn native_pairs(
             root: f.clone(),
             tool: f.path.clone(),
             args: Vec::new(),
+            arch_rewritten: arch_compiled_in(&f.path),
         })
         .collect()
 }
@@ -682,10 +843,7 @@ mod tests {
         // Every native tool's path is a program the deny list lets through, and bash
         // and make are not among them.
         for tool in NATIVE_TOOLS {
-            for path in tool.paths {
-                assert_eq!(super::super::plan::denied(path), None, "{path}");
-            }
-            assert!(!["bash", "make"].contains(&tool.name));
+            assert!(!["bash", "make", "perl"].contains(&tool.name));
         }
         assert!(native_tools_refused("armhf").unwrap().contains("32-bit"));
         assert!(native_tools_refused("s390x")
@@ -693,6 +851,57 @@ mod tests {
             .contains("big-endian"));
         for little_endian_64 in ["arm64", "ppc64el", "riscv64", "loong64"] {
             assert_eq!(native_tools_refused(little_endian_64), None);
+        }
+    }
+
+    #[test]
+    fn dpkgs_compiled_in_arch_is_rewritten_only_where_it_is_a_whole_string() {
+        let program = b"\0amd64\0Debian dpkg 1.22.22 (amd64)\0other\0".to_vec();
+        let mut arm64 = program.clone();
+        assert_eq!(rewrite_compiled_arch(&mut arm64, "arm64"), Ok(2));
+        assert_eq!(
+            arm64,
+            b"\0arm64\0Debian dpkg 1.22.22 (arm64)\0other\0".to_vec()
+        );
+        assert_eq!(arm64.len(), program.len());
+        // At the ends of the file too.
+        let mut edges = b"amd64\0x\0amd64".to_vec();
+        assert_eq!(rewrite_compiled_arch(&mut edges, "arm64"), Ok(2));
+        // An arch name of another length would move the program's strings.
+        let mut riscv = program.clone();
+        let why = rewrite_compiled_arch(&mut riscv, "riscv64").unwrap_err();
+        assert!(why.contains("5 letters"), "{why}");
+        assert_eq!(riscv, program, "left as it was");
+        // Inside other text (a path, a word): refused, nothing written.
+        let mut path = b"\0amd64\0/usr/lib/amd64-thing\0".to_vec();
+        let before = path.clone();
+        let why = rewrite_compiled_arch(&mut path, "arm64").unwrap_err();
+        assert!(why.contains("byte 16"), "{why}");
+        assert_eq!(path, before);
+        assert!(rewrite_compiled_arch(&mut b"no arch".to_vec(), "arm64").is_err());
+
+        // Which tools: dpkg's programs only, and only for 5-letter arches.
+        assert!(arch_compiled_in("/usr/bin/dpkg"));
+        assert!(arch_compiled_in("/usr/bin/dpkg-deb"));
+        assert!(!arch_compiled_in("/usr/bin/tar"));
+        assert!(!arch_compiled_in("/usr/bin/dpkg-architecture"));
+        let dpkg = NATIVE_TOOLS.iter().find(|t| t.name == "dpkg").unwrap();
+        assert_eq!(native_tool_refused(dpkg, "arm64"), None);
+        let why = native_tool_refused(dpkg, "ppc64el").unwrap();
+        assert!(why.contains("dpkg has amd64 compiled in"), "{why}");
+        let tar = NATIVE_TOOLS.iter().find(|t| t.name == "tar").unwrap();
+        assert_eq!(native_tool_refused(tar, "ppc64el"), None);
+        assert!(native_tool_refused(tar, "armhf")
+            .unwrap()
+            .contains("32-bit"));
+        // The rewritten pairs pass the deny list's dpkg* prefix, and no other native
+        // tool needs to.
+        for tool in NATIVE_TOOLS {
+            for path in tool.paths {
+                let denied = super::super::plan::denied(path);
+                assert_eq!(denied.is_some(), tool.arch_compiled_in, "{path}");
+                assert_eq!(super::super::plan::denied_name(path), None, "{path}");
+            }
         }
     }
 

@@ -217,7 +217,7 @@ pub fn native_tools(
     let mut refused = Vec::new();
     let installed = debian_bundle::installed(status);
     for tool in debian_bundle::NATIVE_TOOLS {
-        let why = if let Some(why) = debian_bundle::native_tools_refused(deb_arch) {
+        let why = if let Some(why) = debian_bundle::native_tool_refused(tool, deb_arch) {
             Some(why)
         } else if !installed.contains_key(tool.package) {
             Some(format!("the root has no {} installed", tool.package))
@@ -327,7 +327,8 @@ pub fn plan(
         let package = &index[&name];
         for clause in parse_depends(&package.depends) {
             let pick = clause.iter().find_map(|alt| {
-                if let Some(why) = left_out(&alt.name) {
+                let native_package = native.iter().any(|n| n.package == alt.name);
+                if let Some(why) = left_out(&alt.name).filter(|_| !native_package) {
                     return Some(Err((alt.name.clone(), why.to_string())));
                 }
                 let real = index
@@ -415,7 +416,9 @@ Package: dash\nVersion: 0.5.12-12\nDepends: debianutils (>= 5.6-0.1)\nPre-Depend
 Package: debianutils\nVersion: 5.23.2\nFilename: pool/du.deb\nSize: 15\n\n\
 Package: xz-utils\nVersion: 5.8.1-1+deb13u2\nDepends: libc6 (>= 2.34), liblzma5 (>= 5.6.2)\nFilename: pool/xz.deb\nSize: 16\n\n\
 Package: liblzma5\nSource: xz-utils\nVersion: 5.8.1-1+deb13u2\nDepends: libc6 (>= 2.34)\nFilename: pool/lzma.deb\nSize: 17\n\n\
-Package: gzip\nVersion: 1.13-1+deb13u1\nPre-Depends: libc6 (>= 2.38)\nFilename: pool/gzip.deb\nSize: 18\n";
+Package: gzip\nVersion: 1.13-1+deb13u1\nPre-Depends: libc6 (>= 2.38)\nFilename: pool/gzip.deb\nSize: 18\n\n\
+Package: dpkg\nVersion: 1.22.22\nDepends: tar (>= 1.28-1)\nPre-Depends: libc6 (>= 2.38)\nFilename: pool/dpkg.deb\nSize: 19\n\n\
+Package: tar\nVersion: 1.35+dfsg-3.1\nPre-Depends: libc6 (>= 2.38)\nFilename: pool/tar.deb\nSize: 20\n";
 
     const STATUS: &str = "Package: gcc\nStatus: install ok installed\nVersion: 4:14.2.0-1\nDepends: cpp (= 4:14.2.0-1), gcc-14 (>= 14.2.0-6~)\n\n\
 Package: gcc-14\nStatus: install ok installed\nVersion: 14.2.0-19\n\n\
@@ -543,7 +546,7 @@ Package: cpp-12-aarch64-linux-gnu\nVersion: 12.2.0-14cross1\nFilename: p/c.deb\n
     fn the_shell_and_compressors_of_the_roots_exact_versions_join_the_bundle() {
         let index = parse_index(INDEX);
         let status = with_tools(
-            "dash=0.5.12-12,xz-utils=5.8.1-1+deb13u2,liblzma5=5.8.1-1+deb13u2,gzip=1.13-1+deb13u1",
+            "dash=0.5.12-12,xz-utils=5.8.1-1+deb13u2,liblzma5=5.8.1-1+deb13u2,gzip=1.13-1+deb13u1,dpkg=1.22.22,tar=1.35+dfsg-3.1",
         );
         let plan = plan("arm64", &status, &index).unwrap();
         let native: Vec<(&str, &str, &str)> = plan
@@ -557,23 +560,41 @@ Package: cpp-12-aarch64-linux-gnu\nVersion: 12.2.0-14cross1\nFilename: p/c.deb\n
                 ("dash", "dash", "0.5.12-12"),
                 ("xz", "xz-utils", "5.8.1-1+deb13u2"),
                 ("gzip", "gzip", "1.13-1+deb13u1"),
+                ("tar", "tar", "1.35+dfsg-3.1"),
+                ("dpkg", "dpkg", "1.22.22"),
             ]
         );
         assert_eq!(plan.native[0].paths, ["/usr/bin/dash"]);
-        // The root has no zstd: nothing to stand in for.
+        assert!(plan.native[4]
+            .paths
+            .contains(&"/usr/bin/dpkg-deb".to_string()));
+        // The root has no zstd: nothing to stand in for (nor coreutils and the rest,
+        // which this status leaves out).
         assert_eq!(
-            plan.native_refused,
-            [(
+            plan.native_refused[0],
+            (
                 "zstd".to_string(),
                 "the root has no zstd installed".to_string()
-            )]
+            )
         );
+        assert!(plan.native_refused[1..]
+            .iter()
+            .all(|(tool, why)| why.ends_with(" installed") && tool != "dpkg"));
+        // A ppc64el root: dpkg's arch cannot be rewritten, the rest is unchanged.
+        let (ppc, refused) = native_tools("ppc64el", &status, &index);
+        assert!(ppc.iter().any(|n| n.tool == "tar"));
+        assert!(!ppc.iter().any(|n| n.tool == "dpkg"));
+        assert!(refused
+            .iter()
+            .any(|(tool, why)| tool == "dpkg" && why.contains("ppc64el has 7")));
         let names: Vec<&str> = plan.packages.iter().map(|p| p.name.as_str()).collect();
         for wanted in [
             "dash",
             "xz-utils",
             "liblzma5",
             "gzip",
+            "dpkg",
+            "tar",
             "cpp-14-aarch64-linux-gnu",
         ] {
             assert!(names.contains(&wanted), "{wanted} not in {names:?}");

@@ -284,6 +284,21 @@ fn du(top: &Path) -> u64 {
     total
 }
 
+/// Writes the root's Debian arch over the `amd64` compiled into the bundle's copies of
+/// `paths` (one line why not).
+fn rewrite_arch(top: &Path, paths: &[String], deb_arch: &str) -> Result<(), String> {
+    for path in paths {
+        let file = top.join(path.trim_start_matches('/'));
+        let mut bytes =
+            std::fs::read(&file).map_err(|e| format!("cannot read the amd64 {path}: {e}"))?;
+        debian_bundle::rewrite_compiled_arch(&mut bytes, deb_arch)
+            .map_err(|why| format!("{path}: {why}"))?;
+        std::fs::write(&file, bytes)
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    }
+    Ok(())
+}
+
 /// Make the bundle: into `<output>.partial`, renamed to `output` when complete.
 pub fn make(req: &Request) -> Result<Report> {
     let began = Instant::now();
@@ -375,9 +390,22 @@ pub fn make(req: &Request) -> Result<Report> {
         version: plan.gcc_version.clone(),
         triplet: plan.triplet.clone(),
     };
+    let mut native_refused = plan.native_refused.clone();
+    let mut rewrite_failed = BTreeSet::new();
+    for n in plan
+        .native
+        .iter()
+        .filter(|n| n.paths.iter().any(|p| debian_bundle::arch_compiled_in(p)))
+    {
+        if let Err(why) = rewrite_arch(&partial, &n.paths, req.deb_arch) {
+            native_refused.push((n.tool.clone(), why));
+            rewrite_failed.insert(n.tool.clone());
+        }
+    }
     let native_paths: Vec<String> = plan
         .native
         .iter()
+        .filter(|n| !rewrite_failed.contains(&n.tool))
         .flat_map(|n| n.paths.iter().cloned())
         .collect();
     let mut files = root_files(req.root, &plan.triplet, &plan.gcc_major)?;
@@ -396,8 +424,11 @@ pub fn make(req: &Request) -> Result<Report> {
         req.drivers,
     );
     let mut native = Vec::new();
-    let mut native_refused = plan.native_refused.clone();
-    for n in &plan.native {
+    for n in plan
+        .native
+        .iter()
+        .filter(|n| !rewrite_failed.contains(&n.tool))
+    {
         match n.paths.iter().find(|p| !manifest.tools.contains_key(*p)) {
             None => native.push(format!("{} {}", n.tool, n.version)),
             Some(path) => native_refused.push((

@@ -38,9 +38,19 @@ const DENIED_PREFIXES: &[&str] = &[
 /// Why `path` must never be accelerated, or None.
 pub fn denied(path: &str) -> Option<String> {
     let name = path.rsplit('/').next().unwrap_or(path);
-    if DENIED_NAMES.contains(&name) {
-        return Some(format!("{name} prints or decides the arch"));
-    }
+    denied_name(path).or_else(|| denied_prefix(name))
+}
+
+/// Why `path` must never be accelerated even by a copy whose compiled-in arch was
+/// rewritten to the root's (see [`Pair::arch_rewritten`]), or None.
+pub fn denied_name(path: &str) -> Option<String> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    DENIED_NAMES
+        .contains(&name)
+        .then(|| format!("{name} prints or decides the arch"))
+}
+
+fn denied_prefix(name: &str) -> Option<String> {
     DENIED_PREFIXES
         .iter()
         .find(|p| name.starts_with(*p))
@@ -61,6 +71,10 @@ pub struct Pair {
     pub root: RootFile,
     pub tool: String,
     pub args: Vec<String>,
+    /// The tool is a copy with the root's Debian arch written over the `amd64` compiled
+    /// into it (dpkg's programs): the deny list's `dpkg*` prefix does not hold for it,
+    /// its names do.
+    pub arch_rewritten: bool,
 }
 
 /// A pair left out, and why.
@@ -80,7 +94,12 @@ pub fn make_manifest(
     let mut tools = BTreeMap::new();
     let mut refused = Vec::new();
     for pair in pairs {
-        let why = denied(&pair.root.path).or_else(|| denied(&pair.tool));
+        let deny = if pair.arch_rewritten {
+            denied_name
+        } else {
+            denied
+        };
+        let why = deny(&pair.root.path).or_else(|| deny(&pair.tool));
         if let Some(why) = why {
             refused.push(Refusal {
                 path: pair.root.path.clone(),
@@ -214,6 +233,7 @@ pub fn pairs(files: &[RootFile], tool_for: &dyn Fn(&str) -> Option<String>) -> V
                 },
                 root: file.clone(),
                 tool,
+                arch_rewritten: false,
             })
         })
         .collect()
@@ -289,16 +309,19 @@ mod tests {
                 root: file("/usr/bin/aarch64-linux-gnu-as"),
                 tool: "/usr/bin/aarch64-linux-gnu-as".into(),
                 args: vec![],
+                arch_rewritten: false,
             },
             Pair {
                 root: file("/usr/bin/uname"),
                 tool: "/usr/bin/uname".into(),
                 args: vec![],
+                arch_rewritten: false,
             },
             Pair {
                 root: file("/usr/bin/harmless"),
                 tool: "/usr/bin/perl".into(),
                 args: vec![],
+                arch_rewritten: false,
             },
         ];
         let (m, refused) = make_manifest("aarch64", &toolchain, &pairs);
@@ -310,6 +333,22 @@ mod tests {
         let paths: Vec<&str> = refused.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(paths, ["/usr/bin/uname", "/usr/bin/harmless"]);
         assert!(refused[1].why.contains("perl"));
+        // A dpkg whose compiled-in arch was rewritten passes the `dpkg*` prefix; the
+        // names (uname) hold whatever the pair says.
+        let rewritten = |path: &str| Pair {
+            root: file(path),
+            tool: path.into(),
+            args: vec![],
+            arch_rewritten: true,
+        };
+        let (with_dpkg, still_refused) = make_manifest(
+            "aarch64",
+            &toolchain,
+            &[rewritten("/usr/bin/dpkg"), rewritten("/usr/bin/uname")],
+        );
+        assert!(with_dpkg.tools.contains_key("/usr/bin/dpkg"));
+        assert_eq!(still_refused.len(), 1);
+        assert_eq!(still_refused[0].path, "/usr/bin/uname");
         // The result is a valid manifest.
         super::super::manifest::validate(&m).unwrap();
         assert_eq!(
@@ -492,11 +531,13 @@ mod tests {
                 root: file("/usr/bin/rpm"),
                 tool: "/usr/bin/rpm".into(),
                 args: vec![],
+                arch_rewritten: false,
             },
             Pair {
                 root: file("/usr/bin/uname"),
                 tool: "/usr/bin/uname".into(),
                 args: vec![],
+                arch_rewritten: false,
             },
         ];
         let (m, refused) = make_manifest("aarch64", &toolchain, &forced);

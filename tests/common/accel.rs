@@ -56,13 +56,18 @@ impl Drop for Mounted {
 /// Register `handler` (flags F and P) for aarch64 ELF files whose `e_ident` padding byte
 /// 15 is `marker`: only the test's own marked binaries go through it.
 pub fn register_marked(handler: &Path, name: &str, marker: u8) -> Registered {
-    let aarch64 = archbuild::arch::lookup("aarch64").unwrap();
+    register_marked_for("aarch64", handler, name, marker)
+}
+
+/// [`register_marked`] for the ELF files of archbuild's arch `arch` (`armv7l`).
+pub fn register_marked_for(arch: &str, handler: &Path, name: &str, marker: u8) -> Registered {
+    let target = archbuild::arch::lookup(arch).unwrap();
     let flags = Flags {
         fix_binary: true,
         preserve_argv0: true,
         ..Flags::default()
     };
-    let mut entry = Entry::for_arch(aarch64, handler, flags)
+    let mut entry = Entry::for_arch(target, handler, flags)
         .renamed(&format!("{}{name}", super::unique_binfmt_prefix()));
     if let Matcher::Magic { magic, mask, .. } = &mut entry.matcher {
         magic[15] = marker;
