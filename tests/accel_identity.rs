@@ -390,17 +390,7 @@ fn native_tools(root: &Path, log: &Path) {
         );
     }
     assert_eq!(std::fs::metadata(emu.join("data")).unwrap().len(), 500_000);
-    let logged = log_lines_after(log, before);
-    for path in NATIVE_PATHS {
-        assert!(
-            logged.iter().any(|l| l.contains(&format!(" hit {path} "))),
-            "{path} never ran natively: {logged:?}"
-        );
-    }
-    assert!(
-        !logged.iter().any(|l| l.contains(" fallback ")),
-        "{logged:?}"
-    );
+    all_native_no_fallback(&log_lines_after(log, before), NATIVE_PATHS);
 
     // A changed root gzip (a package update after the bundle was made): emulated, the
     // same output, one line why.
@@ -476,21 +466,12 @@ rm -rf $o/pkg $o/x
 fn file_tools_and_dpkg(root: &Path, log: &Path) {
     let status = std::fs::read(root.join("var/lib/dpkg/status")).unwrap();
     let before = log_length(log);
-    let (_, emulated_s) = timed(
-        root,
-        false,
-        DPKG_AND_FILE_TOOLS,
-        "dpkg and file tools, emulated",
-    );
+    let run = |accel: bool, what: &str| timed(root, accel, DPKG_AND_FILE_TOOLS, what).1;
+    let emulated_s = run(false, "dpkg and file tools, emulated");
     let emu = root.join("tmp/d-emulated");
     std::fs::rename(root.join("tmp/d"), &emu).unwrap();
     let emulated_log = log_length(log);
-    let (_, accelerated_s) = timed(
-        root,
-        true,
-        DPKG_AND_FILE_TOOLS,
-        "dpkg and file tools, accelerated",
-    );
+    let accelerated_s = run(true, "dpkg and file tools, accelerated");
     let acc = root.join("tmp/d");
     let names = files_of(&emu);
     assert_eq!(names, files_of(&acc));
@@ -528,22 +509,31 @@ fn file_tools_and_dpkg(root: &Path, log: &Path) {
             .any(|l| l.contains(" hit ")),
         "the kill switch held"
     );
-    for path in [
-        "/usr/bin/dpkg",
-        "/usr/bin/dpkg-deb",
-        "/usr/bin/dpkg-split",
-        "/usr/bin/dpkg-query",
-        "/usr/bin/dpkg-divert",
-        "/usr/bin/tar",
-        "/usr/bin/sort",
-        "/usr/bin/sed",
-        "/usr/bin/find",
-        "/usr/bin/xargs",
-        "/usr/bin/diff",
-        "/usr/bin/cmp",
-        "/usr/bin/cp",
-        "/usr/bin/rm",
-    ] {
+    all_native_no_fallback(
+        &logged,
+        &[
+            "/usr/bin/dpkg",
+            "/usr/bin/dpkg-deb",
+            "/usr/bin/dpkg-split",
+            "/usr/bin/dpkg-query",
+            "/usr/bin/dpkg-divert",
+            "/usr/bin/tar",
+            "/usr/bin/sort",
+            "/usr/bin/sed",
+            "/usr/bin/find",
+            "/usr/bin/xargs",
+            "/usr/bin/diff",
+            "/usr/bin/cmp",
+            "/usr/bin/cp",
+            "/usr/bin/rm",
+        ],
+    );
+    eprintln!("dpkg and file tools: emulated {emulated_s:.1} s, accelerated {accelerated_s:.1} s");
+}
+
+/// Every one of `paths` has a hit in `logged` (handler log lines), and nothing fell back.
+fn all_native_no_fallback(logged: &[String], paths: &[&str]) {
+    for path in paths {
         assert!(
             logged.iter().any(|l| l.contains(&format!(" hit {path} "))),
             "{path} never ran natively: {logged:?}"
@@ -553,7 +543,6 @@ fn file_tools_and_dpkg(root: &Path, log: &Path) {
         !logged.iter().any(|l| l.contains(" fallback ")),
         "{logged:?}"
     );
-    eprintln!("dpkg and file tools: emulated {emulated_s:.1} s, accelerated {accelerated_s:.1} s");
 }
 
 fn files_of(dir: &Path) -> Vec<String> {

@@ -67,23 +67,46 @@ fn c_package(name: &str, files: usize, funcs: usize) -> Vec<(String, String)> {
     tree
 }
 
-/// The Debian 13 arm64 root with gcc (accel_identity's, from the pristine copy) and its
-/// bundle at `<env>/bundles/x86_64-for-aarch64`. Returns the bundles directory.
-fn trixie_bundle(env: &common::TestEnv) -> PathBuf {
-    let t = Instant::now();
-    common::accel::bootstrap_trixie(env, &[]);
-    let bundles = env.path().join("bundles");
-    env.ok(&[
-        "accel",
-        "bundle",
-        "trixie",
-        "--output",
-        bundles.join("x86_64-for-aarch64").to_str().unwrap(),
-    ]);
-    eprintln!("root and bundle: {:.0} s", t.elapsed().as_secs_f64());
-    // pkger's archbuild reads the manifest (and the handler) before osc starts
-    common::sh(&format!("chmod 755 {}", env.path().display()));
-    bundles
+/// What an accelerated build needs: the static handler, and the Debian 13 arm64 root with
+/// gcc (accel_identity's, from the pristine copy) with its bundle at
+/// `<env>/bundles/x86_64-for-aarch64` (`env` owns both).
+struct AccelParts {
+    handler: PathBuf,
+    bundles: PathBuf,
+    _env: common::TestEnv,
+}
+
+impl AccelParts {
+    fn new() -> Self {
+        let handler = common::accel::handler();
+        let env = common::accel::trixie_env();
+        let t = Instant::now();
+        common::accel::bootstrap_trixie(&env, &[]);
+        let bundles = env.path().join("bundles");
+        env.ok(&[
+            "accel",
+            "bundle",
+            "trixie",
+            "--output",
+            bundles.join("x86_64-for-aarch64").to_str().unwrap(),
+        ]);
+        eprintln!("root and bundle: {:.0} s", t.elapsed().as_secs_f64());
+        // pkger's archbuild reads the manifest (and the handler) before osc starts
+        common::sh(&format!("chmod 755 {}", env.path().display()));
+        AccelParts {
+            handler,
+            bundles,
+            _env: env,
+        }
+    }
+
+    /// The build's settings that point archbuild at them.
+    fn settings(&self) -> [(&'static str, &Path); 2] {
+        [
+            ("ARCHBUILD_ACCEL_BUNDLES", &self.bundles),
+            ("ARCHBUILD_ACCEL_HANDLER", &self.handler),
+        ]
+    }
 }
 
 /// The stand-in OBS serving `packages` of Debian 13 for `arches`, the checkouts.
@@ -259,14 +282,9 @@ fn an_accelerated_osc_build_runs_the_compiler_natively_and_builds_the_same_packa
         return;
     }
     let began = Instant::now();
-    let handler = common::accel::handler();
-    let env = common::accel::trixie_env();
-    let bundles = trixie_bundle(&env);
+    let parts = AccelParts::new();
     let fixture = Trixie::new(&[("calc", c_package("calc", 3, 12))], &["aarch64"]);
-    let settings: [(&str, &Path); 2] = [
-        ("ARCHBUILD_ACCEL_BUNDLES", &bundles),
-        ("ARCHBUILD_ACCEL_HANDLER", &handler),
-    ];
+    let settings = parts.settings();
     let keep_accel = Path::new(deb_build::USER_HOME).join("out-accel");
     let keep_emul = Path::new(deb_build::USER_HOME).join("out-emulated");
     common::sh(&format!(
@@ -338,7 +356,7 @@ fn an_accelerated_osc_build_runs_the_compiler_natively_and_builds_the_same_packa
         .args(["accel", "status"])
         .arg(build_root("aarch64"))
         .arg("--json")
-        .env("ARCHBUILD_ACCEL_BUNDLES", &bundles)
+        .env("ARCHBUILD_ACCEL_BUNDLES", &parts.bundles)
         .output()
         .unwrap();
     succeeded(&status, "accel status");
@@ -432,9 +450,7 @@ fn bench_accel_package_builds() {
             .unwrap_or(default)
     };
     let (files, funcs) = (number("BENCH_FILES", 8), number("BENCH_FUNCS", 60));
-    let handler = common::accel::handler();
-    let env = common::accel::trixie_env();
-    let bundles = trixie_bundle(&env);
+    let parts = AccelParts::new();
     let heavy = c_package("heavy", files, funcs);
     let lines: usize = heavy
         .iter()
@@ -445,10 +461,7 @@ fn bench_accel_package_builds() {
         &[("tiny", c_package("tiny", 1, 2)), ("heavy", heavy)],
         &["x86_64", "aarch64"],
     );
-    let settings: [(&str, &Path); 2] = [
-        ("ARCHBUILD_ACCEL_BUNDLES", &bundles),
-        ("ARCHBUILD_ACCEL_HANDLER", &handler),
-    ];
+    let settings = parts.settings();
     for arch in ["x86_64", "aarch64"] {
         let out = fixture.build("tiny", arch, false, &[], &[]);
         succeeded(&out, &format!("the untimed {arch} build"));
@@ -494,14 +507,9 @@ fn profile_an_accelerated_build() {
     if !deb_build::prerequisites(&["aarch64"]) {
         return;
     }
-    let handler = common::accel::handler();
-    let env = common::accel::trixie_env();
-    let bundles = trixie_bundle(&env);
+    let parts = AccelParts::new();
     let fixture = Trixie::new(&[("tiny", c_package("tiny", 1, 2))], &["aarch64"]);
-    let settings: [(&str, &Path); 2] = [
-        ("ARCHBUILD_ACCEL_BUNDLES", &bundles),
-        ("ARCHBUILD_ACCEL_HANDLER", &handler),
-    ];
+    let settings = parts.settings();
     // the first build makes the build root's log directory; the profiled one is --clean
     succeeded(
         &fixture.build("tiny", "aarch64", true, &[], &settings),
@@ -512,7 +520,7 @@ fn profile_an_accelerated_build() {
         let out = common::archbuild(&fixture.state())
             .arg("accel")
             .args(args)
-            .env("ARCHBUILD_ACCEL_BUNDLES", &bundles)
+            .env("ARCHBUILD_ACCEL_BUNDLES", &parts.bundles)
             .output()
             .unwrap();
         succeeded(&out, &format!("accel {args:?}"));

@@ -202,6 +202,9 @@ pub struct NativeMatch {
     pub version: String,
     /// The root paths it stands in for.
     pub paths: Vec<String>,
+    /// Its programs have the host's arch compiled in, to be rewritten
+    /// ([`debian_bundle::NativeTool::arch_compiled_in`]).
+    pub arch_compiled_in: bool,
 }
 
 /// Which native tools the bundle has for a root of Debian arch `deb_arch`: those whose
@@ -245,6 +248,7 @@ pub fn native_tools(
                 package: tool.package.to_string(),
                 version: installed[tool.package].clone(),
                 paths: tool.paths.iter().map(|p| p.to_string()).collect(),
+                arch_compiled_in: tool.arch_compiled_in,
             }),
         }
     }

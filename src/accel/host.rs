@@ -120,7 +120,9 @@ pub fn combine(handler: &Path, emulator: &Path, arch: &Arch, dir: &Path) -> Resu
     content.extend(qemu);
     content.extend(trailer);
     let path = dir.join(format!("{HANDLER_NAME}-{}", arch.qemu));
-    if std::fs::read(&path).is_ok_and(|old| old == content) {
+    // the old file is read only when it can be the same (qemu is tens of MB)
+    let same_length = std::fs::metadata(&path).is_ok_and(|m| m.len() == content.len() as u64);
+    if same_length && std::fs::read(&path).is_ok_and(|old| old == content) {
         return Ok(path);
     }
     std::fs::create_dir_all(dir)

@@ -392,11 +392,7 @@ pub fn make(req: &Request) -> Result<Report> {
     };
     let mut native_refused = plan.native_refused.clone();
     let mut rewrite_failed = BTreeSet::new();
-    for n in plan
-        .native
-        .iter()
-        .filter(|n| n.paths.iter().any(|p| debian_bundle::arch_compiled_in(p)))
-    {
+    for n in plan.native.iter().filter(|n| n.arch_compiled_in) {
         if let Err(why) = rewrite_arch(&partial, &n.paths, req.deb_arch) {
             native_refused.push((n.tool.clone(), why));
             rewrite_failed.insert(n.tool.clone());

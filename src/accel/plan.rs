@@ -37,8 +37,7 @@ const DENIED_PREFIXES: &[&str] = &[
 
 /// Why `path` must never be accelerated, or None.
 pub fn denied(path: &str) -> Option<String> {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    denied_name(path).or_else(|| denied_prefix(name))
+    denied_name(path).or_else(|| denied_prefix(path))
 }
 
 /// Why `path` must never be accelerated even by a copy whose compiled-in arch was
@@ -50,7 +49,8 @@ pub fn denied_name(path: &str) -> Option<String> {
         .then(|| format!("{name} prints or decides the arch"))
 }
 
-fn denied_prefix(name: &str) -> Option<String> {
+fn denied_prefix(path: &str) -> Option<String> {
+    let name = path.rsplit('/').next().unwrap_or(path);
     DENIED_PREFIXES
         .iter()
         .find(|p| name.starts_with(*p))
