@@ -119,6 +119,7 @@ fn the_handler_runs_listed_tools_natively_and_everything_else_under_qemu() {
             emulate_if: vec![],
             unless_followed_by: vec![],
             identity: Identity::of_file(&gcc).unwrap(),
+            perl: None,
         },
     );
     let m = Manifest {
@@ -287,6 +288,7 @@ fn planning_bundle(dir: &Path) -> PathBuf {
             emulate_if: vec![],
             unless_followed_by: vec![],
             identity: Identity::of_bytes(b"gcc"),
+            perl: None,
         },
     );
     let m = Manifest {

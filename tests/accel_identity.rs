@@ -60,6 +60,9 @@ const AARCH64: Case = Case {
         "(arm64)",
         "arm64",
         "aarch64-linux-gnu",
+        "aarch64-linux-gnu-thread-multi",
+        "aarch64",
+        "built for aarch64-linux-gnu-thread-multi",
         "aarch64",
         "aarch64-unknown-linux-gnu",
         "sh: aarch64",
@@ -78,6 +81,8 @@ const AARCH64: Case = Case {
         "findutils",
         "diffutils",
         "dpkg",
+        "update-alternatives",
+        "perl",
     ],
 };
 
@@ -108,6 +113,9 @@ const ARMV7L: Case = Case {
         "(armhf)",
         "armhf",
         "arm-linux-gnueabihf",
+        "arm-linux-gnueabihf-thread-multi-64int",
+        "armv7l",
+        "built for arm-linux-gnueabihf-thread-multi-64int",
         "arm",
         "arm-unknown-linux-gnueabihf",
         "sh: armv7l",
@@ -227,6 +235,9 @@ dpkg --version | head -n 1 | grep -o '([a-z0-9]*)'
 dpkg-deb --version | head -n 1 | grep -o '([a-z0-9]*)'
 dpkg-query -W -f '${Architecture}\n' dpkg
 gcc -dumpmachine
+perl -MConfig -e 'print "$Config{archname}\n"'
+perl -MPOSIX -e 'print((POSIX::uname())[4], "\n")'
+perl -v | grep -o 'built for [a-z0-9_-]*'
 bash -c 'echo $HOSTTYPE'
 bash -c 'echo $MACHTYPE'
 sh -c 'echo "sh: $(uname -m)"'
@@ -306,7 +317,12 @@ fn arch_guards(case: &Case, root: &Path, log: &Path) {
         case.obs
     );
     let logged = log_lines_after(log, before);
-    let natively = ["/usr/bin/dash", "/usr/bin/dpkg", "/usr/bin/dpkg-deb"];
+    let natively = [
+        "/usr/bin/dash",
+        "/usr/bin/dpkg",
+        "/usr/bin/dpkg-deb",
+        "/usr/bin/perl",
+    ];
     for native in natively {
         let hit = logged
             .iter()
@@ -457,6 +473,13 @@ cmp /usr/include/stdio.h /usr/include/stdlib.h > $o/cmp || test $? = 1
 cp -a $o/pkg $o/copy && mv $o/copy $o/moved && chmod -R go-w $o/moved && rm -r $o/moved
 readlink $o/pkg/usr/share/probe/link > $o/readlink
 mktemp -u -p /tmp XXXXXX | wc -c > $o/mktemp
+dpkg-realpath /usr/bin/../lib/../bin/dpkg > $o/realpath
+update-alternatives --install /usr/local/bin/archbuild-probe archbuild-probe /usr/bin/true 10 > $o/alternatives 2>&1
+update-alternatives --query archbuild-probe >> $o/alternatives
+readlink /etc/alternatives/archbuild-probe >> $o/alternatives
+update-alternatives --remove archbuild-probe /usr/bin/true >> $o/alternatives 2>&1
+test ! -e /usr/local/bin/archbuild-probe
+sync
 rm -rf $o/pkg $o/x
 "#;
 
@@ -476,7 +499,15 @@ fn file_tools_and_dpkg(root: &Path, log: &Path) {
     let names = files_of(&emu);
     assert_eq!(names, files_of(&acc));
     assert!(names.iter().any(|n| n.starts_with("part.")), "{names:?}");
-    for wanted in ["probe.deb", "install.log", "query", "probe.tar", "text"] {
+    for wanted in [
+        "probe.deb",
+        "install.log",
+        "query",
+        "probe.tar",
+        "text",
+        "realpath",
+        "alternatives",
+    ] {
         assert!(
             names.contains(&wanted.to_string()),
             "{wanted} not in {names:?}"
@@ -526,9 +557,87 @@ fn file_tools_and_dpkg(root: &Path, log: &Path) {
             "/usr/bin/cmp",
             "/usr/bin/cp",
             "/usr/bin/rm",
+            "/usr/bin/dpkg-realpath",
+            "/usr/bin/update-alternatives",
+            "/usr/bin/sync",
         ],
     );
+    assert_eq!(
+        std::fs::read_to_string(acc.join("realpath")).unwrap(),
+        "/usr/bin/dpkg\n"
+    );
+    let alternatives = std::fs::read_to_string(acc.join("alternatives")).unwrap();
+    assert!(
+        alternatives.contains("Value: /usr/bin/true"),
+        "{alternatives}"
+    );
     eprintln!("dpkg and file tools: emulated {emulated_s:.1} s, accelerated {accelerated_s:.1} s");
+}
+
+/// The native perl (perl-base of the root's version, with the root's `%Config`): the
+/// perl corpus prints what the emulated perl prints, byte for byte, and it ran natively.
+/// `-v` (what is compiled in) and a directory with an XS module the bundle has no twin
+/// of (an aarch64 shared object it could not load) keep it emulated, one line each.
+fn native_perl(root: &Path, log: &Path) {
+    let corpus = "cd /tmp && perl /tmp/corpus/perl-corpus.pl 2>&1; echo \"exit $?\"";
+    let before = log_length(log);
+    let (emulated, emulated_s) = timed(root, false, corpus, "perl corpus, emulated");
+    let emulated_log = log_length(log);
+    let (accelerated, accelerated_s) = timed(root, true, corpus, "perl corpus, accelerated");
+    assert_eq!(accelerated, emulated);
+    for wanted in [
+        "machine aarch64, scalar aarch64",
+        "program /usr/bin/perl,",
+        "children aarch64\nagain 42",
+        "system 3",
+        "exit 0",
+    ] {
+        assert!(emulated.contains(wanted), "{wanted}: {emulated}");
+    }
+    assert!(
+        !log_lines_after(log, before)[..emulated_log - before]
+            .iter()
+            .any(|l| l.contains(" hit ")),
+        "the kill switch held"
+    );
+    let logged = log_lines_after(log, emulated_log);
+    all_native_no_fallback(&logged, &["/usr/bin/perl", "/usr/bin/dash"]);
+    let perl_hits = logged
+        .iter()
+        .filter(|l| l.contains(" hit /usr/bin/perl "))
+        .count();
+    assert_eq!(perl_hits, 2, "the corpus and its `$^X -e`: {logged:?}");
+
+    // A module directory with an XS module the bundle has no twin of: emulated.
+    let foreign = root.join("tmp/xs-lib/auto/Foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::copy(
+        root.join("usr/lib/aarch64-linux-gnu/perl-base/auto/Fcntl/Fcntl.so"),
+        foreign.join("Foreign.so"),
+    )
+    .unwrap();
+    let before = log_length(log);
+    let probe = "PERL5LIB=/tmp/xs-lib perl -e 'print qq{still $^X\n}'; perl -V:archname";
+    let out = ok(in_root(root, true, probe), "perl with a foreign XS module");
+    assert_eq!(
+        out,
+        "still /usr/bin/perl\narchname='aarch64-linux-gnu-thread-multi';\n"
+    );
+    let logged = log_lines_after(log, before);
+    let fallbacks: Vec<&String> = logged.iter().filter(|l| l.contains(" fallback ")).collect();
+    assert_eq!(fallbacks.len(), 2, "{logged:?}");
+    assert!(
+        fallbacks[0].contains(
+            "fallback /usr/bin/perl perl could load /tmp/xs-lib/auto/Foreign/Foreign.so, an XS module the bundle has no amd64 build of"
+        ),
+        "{logged:?}"
+    );
+    assert!(
+        fallbacks[1].contains("fallback /usr/bin/perl argument -V:archname"),
+        "{logged:?}"
+    );
+    std::fs::remove_dir_all(root.join("tmp/xs-lib")).unwrap();
+    eprintln!("perl corpus: emulated {emulated_s:.1} s, accelerated {accelerated_s:.1} s");
 }
 
 /// Every one of `paths` has a hit in `logged` (handler log lines), and nothing fell back.
@@ -816,6 +925,7 @@ fn compare(case: &Case) {
     if !case.native.is_empty() {
         native_tools(&root, &log);
         file_tools_and_dpkg(&root, &log);
+        native_perl(&root, &log);
     }
 
     // An argument the appended header list cannot follow: emulated, one line says why.

@@ -8,7 +8,7 @@
 //! 13 arm64 container root with the same gcc (tests/accel_identity.rs's, restored from
 //! the cached pristine copy).
 //!
-//! Checked: the handler ran cc1, as and the linker natively inside the build chroot
+//! Checked: the handler ran cc1, as, the linker and perl natively inside the build chroot
 //! (its log), `uname -m`, `dpkg --print-architecture` and `gcc -dumpmachine` in the
 //! build said aarch64, the program the build compiled and ran (emulated) printed the
 //! same in both builds, and the two packages are byte-identical. After the build qemu is
@@ -332,6 +332,8 @@ fn an_accelerated_osc_build_runs_the_compiler_natively_and_builds_the_same_packa
         "/usr/bin/aarch64-linux-gnu-as ",
         "/usr/libexec/gcc/aarch64-linux-gnu/14/collect2 ",
         "/usr/bin/aarch64-linux-gnu-ld.bfd ",
+        // dpkg-buildpackage, dpkg-source, dpkg-gencontrol, ...: the native perl
+        "/usr/bin/perl ",
     ] {
         let hits = log
             .lines()
@@ -497,7 +499,8 @@ fn bench_accel_package_builds() {
 }
 
 /// What an accelerated build still spends emulated, by the handler's profile mode: the
-/// tiny package built `--clean --accel` with `accel profile BUILD_ROOT on`, then the ten
+/// tiny package (`ARCHBUILD_PROFILE_PACKAGE=heavy`: the compile-heavy one) built
+/// `--clean --accel` with `accel profile BUILD_ROOT on`, then the twelve
 /// executables with the most emulated CPU time (`accel status --json`). Run by hand:
 /// `cargo test --release --test build_accel profile_an_accelerated_build -- --ignored --nocapture`.
 #[test]
@@ -507,12 +510,17 @@ fn profile_an_accelerated_build() {
     if !deb_build::prerequisites(&["aarch64"]) {
         return;
     }
+    // ARCHBUILD_PROFILE_PACKAGE=heavy profiles the bench's compile-heavy package
+    let (name, files, funcs) = match std::env::var("ARCHBUILD_PROFILE_PACKAGE").as_deref() {
+        Ok("heavy") => ("heavy", 8, 60),
+        _ => ("tiny", 1, 2),
+    };
     let parts = AccelParts::new();
-    let fixture = Trixie::new(&[("tiny", c_package("tiny", 1, 2))], &["aarch64"]);
+    let fixture = Trixie::new(&[(name, c_package(name, files, funcs))], &["aarch64"]);
     let settings = parts.settings();
     // the first build makes the build root's log directory; the profiled one is --clean
     succeeded(
-        &fixture.build("tiny", "aarch64", true, &[], &settings),
+        &fixture.build(name, "aarch64", true, &[], &settings),
         "the first build",
     );
     let root = build_root("aarch64");
@@ -529,7 +537,7 @@ fn profile_an_accelerated_build() {
     accel(&["profile", root.to_str().unwrap(), "on"]);
     let t = Instant::now();
     succeeded(
-        &fixture.build("tiny", "aarch64", true, &["--clean"], &settings),
+        &fixture.build(name, "aarch64", true, &["--clean"], &settings),
         "the profiled build",
     );
     let secs = t.elapsed().as_secs_f64();
@@ -547,7 +555,7 @@ fn profile_an_accelerated_build() {
         .iter()
         .map(|r| r["emulated_cpu"].as_f64().unwrap_or(0.0))
         .sum();
-    println!("tiny, --clean --accel, profiled: {secs:.0} s; emulated CPU {total:.0} s in {} executables; the most:", ranked.len());
+    println!("{name}, --clean --accel, profiled: {secs:.0} s; emulated CPU {total:.0} s in {} executables; the most:", ranked.len());
     for r in ranked.iter().take(12) {
         println!(
             "  {:8.1} s  {:5} execs  {}",
@@ -555,5 +563,20 @@ fn profile_an_accelerated_build() {
             r["emulated"],
             r["path"].as_str().unwrap_or("?")
         );
+    }
+    let mut native: Vec<(f64, String)> = status["per_path"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(path, c)| (c["native_cpu"].as_f64().unwrap_or(0.0), path.clone()))
+                .filter(|(cpu, _)| *cpu > 0.0)
+                .collect()
+        })
+        .unwrap_or_default();
+    native.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let native_total: f64 = native.iter().map(|(cpu, _)| cpu).sum();
+    println!("native CPU {native_total:.0} s; the most:");
+    for (cpu, path) in native.iter().take(6) {
+        println!("  {cpu:8.1} s  {path}");
     }
 }

@@ -865,6 +865,7 @@ fn accel_bundle(dir: &Path) -> PathBuf {
         emulate_if: vec![],
         unless_followed_by: vec![],
         identity: Identity::of_bytes(contents),
+        perl: None,
     };
     let m = Manifest {
         version: manifest::FORMAT_VERSION,

@@ -87,6 +87,10 @@ fn run() -> ! {
         enabled,
         args: &inv.args,
         preload: std::env::var_os("LD_PRELOAD").as_deref(),
+        perl_lib_env: std::env::var_os("PERL5LIB")
+            .or_else(|| std::env::var_os("PERLLIB"))
+            .as_deref(),
+        xs_modules: &xs_modules,
     });
     let path = canonical
         .clone()
@@ -251,6 +255,35 @@ fn embedded_emulator(target: &str) -> Result<String, String> {
         left -= n as usize;
     }
     Ok(format!("/proc/self/fd/{}", memfd.into_raw_fd()))
+}
+
+/// The XS modules (`auto/**/*.so`) under the module directories `dirs` (directories
+/// that do not exist have none; links are followed, to a depth that stops loops).
+fn xs_modules(dirs: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut todo: Vec<(String, u32)> = dirs.iter().map(|d| (format!("{d}/auto"), 0)).collect();
+    while let Some((dir, depth)) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let path = format!("{dir}/{}", name.to_string_lossy());
+            let is_dir = match entry.file_type() {
+                Ok(t) if t.is_symlink() => std::fs::metadata(&path).is_ok_and(|m| m.is_dir()),
+                Ok(t) => t.is_dir(),
+                Err(_) => false,
+            };
+            if is_dir {
+                if depth < 16 {
+                    todo.push((path, depth + 1));
+                }
+            } else if name.as_bytes().ends_with(b".so") {
+                found.push(path);
+            }
+        }
+    }
+    found
 }
 
 fn now() -> u64 {

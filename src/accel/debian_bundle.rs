@@ -182,12 +182,12 @@ impl BundleElf {
 }
 
 /// The bundle's library directories (relative): the loader's, then every directory
-/// holding a shared library.
+/// holding a shared library, but perl's XS modules (`auto/`), which perl loads by path.
 pub fn library_dirs(files: &[BundleElf]) -> Vec<String> {
     let mut dirs = vec![LIB_DIR.to_string()];
     let mut rest: Vec<String> = files
         .iter()
-        .filter(|f| f.shared_library())
+        .filter(|f| f.shared_library() && !f.file.contains("/auto/"))
         .filter_map(|f| f.file.rsplit_once('/').map(|(d, _)| d.to_string()))
         .filter(|d| d != LIB_DIR)
         .collect();
@@ -315,6 +315,15 @@ pub fn root_tool_dirs(triplet: &str, major: &str) -> Vec<String> {
     ]
 }
 
+/// The native tools (besides the compiler's programs) the bundle maker accepted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Native<'a> {
+    /// Their root paths.
+    pub paths: &'a [String],
+    /// The native perl's guard, when it is among them.
+    pub perl: Option<&'a super::manifest::PerlGuard>,
+}
+
 /// The manifest of a Debian bundle: the root's files (canonical paths, regular files of
 /// [`root_tool_dirs`]) paired with the cross tools the bundle has (`in_bundle`: paths
 /// inside the bundle's tree). Compiler drivers stay emulated unless `drivers`: the cross
@@ -327,10 +336,14 @@ pub fn manifest(
     toolchain: &super::manifest::Toolchain,
     major: &str,
     root_files: &[super::plan::RootFile],
-    native_paths: &[String],
+    native: Native,
     in_bundle: &dyn Fn(&str) -> bool,
     drivers: bool,
 ) -> (super::manifest::Manifest, Vec<super::plan::Refusal>) {
+    let Native {
+        paths: native_paths,
+        perl,
+    } = native;
     let triplet = toolchain.triplet.as_str();
     let pairs: Vec<super::plan::Pair> =
         super::plan::pairs(root_files, &|p| super::plan::debian_tool(triplet, major, p))
@@ -342,6 +355,10 @@ pub fn manifest(
     let (mut manifest, refused) = super::plan::make_manifest(target, toolchain, &pairs);
     let replace = lto_plugin_replacement(target, triplet, major);
     for (path, tool) in manifest.tools.iter_mut() {
+        if path == super::debian_perl::PERL {
+            tool.args = super::debian_perl::perl_args(target);
+            tool.perl = perl.cloned();
+        }
         let name = path.rsplit('/').next().unwrap_or(path);
         if name.starts_with(&format!("{triplet}-ld")) || name == "collect2" {
             tool.replace = replace.clone();
@@ -389,6 +406,9 @@ pub struct NativeTool {
     /// `--version`): the bundle's copies get the root's arch written over it
     /// ([`rewrite_compiled_arch`]), or the tool stays emulated.
     pub arch_compiled_in: bool,
+    /// The native perl ([`super::debian_perl`]): the bundle adds libperl's XS modules
+    /// and the boot module, and the manifest entry its arguments and guard.
+    pub perl: bool,
 }
 
 /// The coreutils a package build runs most (file handling and text filters). Not
@@ -414,6 +434,7 @@ const COREUTILS: &[&str] = &[
     "/usr/bin/rm",
     "/usr/bin/rmdir",
     "/usr/bin/sort",
+    "/usr/bin/sync",
     "/usr/bin/tail",
     "/usr/bin/tee",
     "/usr/bin/touch",
@@ -426,7 +447,8 @@ const COREUTILS: &[&str] = &[
 /// amd64 make has `MAKE_HOST=x86_64-pc-linux-gnu` compiled in (`$(MAKE_HOST)`, `make
 /// --version`). Not `bash`: `$HOSTTYPE`, `$MACHTYPE` (the deny list refuses both). dash
 /// has no such variable and runs `uname` and the rest as separate, emulated, programs.
-/// Not perl: `$Config{archname}`, and the root's XS modules are foreign code.
+/// perl runs with the root's `%Config`, and only when it can load no foreign XS module
+/// (`debian_perl`).
 pub const NATIVE_TOOLS: &[NativeTool] = &[
     NativeTool {
         name: "dash",
@@ -434,6 +456,7 @@ pub const NATIVE_TOOLS: &[NativeTool] = &[
         same_version: &["dash"],
         paths: &["/usr/bin/dash"],
         arch_compiled_in: false,
+        perl: false,
     },
     NativeTool {
         name: "xz",
@@ -441,6 +464,7 @@ pub const NATIVE_TOOLS: &[NativeTool] = &[
         same_version: &["xz-utils", "liblzma5"],
         paths: &["/usr/bin/xz"],
         arch_compiled_in: false,
+        perl: false,
     },
     NativeTool {
         name: "gzip",
@@ -448,6 +472,7 @@ pub const NATIVE_TOOLS: &[NativeTool] = &[
         same_version: &["gzip"],
         paths: &["/usr/bin/gzip"],
         arch_compiled_in: false,
+        perl: false,
     },
     // Debian's zstd has libzstd built in; it links liblzma, zlib and lz4 for
     // `--format=xz|gzip|lz4`.
@@ -457,6 +482,7 @@ pub const NATIVE_TOOLS: &[NativeTool] = &[
         same_version: &["zstd", "liblzma5", "zlib1g", "liblz4-1"],
         paths: &["/usr/bin/zstd"],
         arch_compiled_in: false,
+        perl: false,
     },
     // tar runs the compressors as programs (emulated or native by their own entry).
     NativeTool {
@@ -465,6 +491,7 @@ pub const NATIVE_TOOLS: &[NativeTool] = &[
         same_version: &["tar"],
         paths: &["/usr/bin/tar"],
         arch_compiled_in: false,
+        perl: false,
     },
     NativeTool {
         name: "coreutils",
@@ -472,6 +499,7 @@ pub const NATIVE_TOOLS: &[NativeTool] = &[
         same_version: &["coreutils"],
         paths: COREUTILS,
         arch_compiled_in: false,
+        perl: false,
     },
     NativeTool {
         name: "sed",
@@ -479,6 +507,7 @@ pub const NATIVE_TOOLS: &[NativeTool] = &[
         same_version: &["sed"],
         paths: &["/usr/bin/sed"],
         arch_compiled_in: false,
+        perl: false,
     },
     NativeTool {
         name: "findutils",
@@ -486,6 +515,7 @@ pub const NATIVE_TOOLS: &[NativeTool] = &[
         same_version: &["findutils"],
         paths: &["/usr/bin/find", "/usr/bin/xargs"],
         arch_compiled_in: false,
+        perl: false,
     },
     NativeTool {
         name: "diffutils",
@@ -493,6 +523,7 @@ pub const NATIVE_TOOLS: &[NativeTool] = &[
         same_version: &["diffutils"],
         paths: &["/usr/bin/diff", "/usr/bin/cmp"],
         arch_compiled_in: false,
+        perl: false,
     },
     // The installer of a build root's set-up: every `dpkg --install` reads the status
     // database and runs dpkg-deb and dpkg-split per package. Its one arch is the
@@ -509,10 +540,32 @@ pub const NATIVE_TOOLS: &[NativeTool] = &[
             "/usr/bin/dpkg-split",
             "/usr/bin/dpkg-divert",
             "/usr/bin/dpkg-query",
+            "/usr/bin/dpkg-realpath",
             "/usr/bin/dpkg-trigger",
             "/usr/bin/dpkg-statoverride",
         ],
         arch_compiled_in: true,
+        perl: false,
+    },
+    // Maintainer scripts run it for every alternative; it has no arch of its own (it
+    // manages links under /etc/alternatives and its database).
+    NativeTool {
+        name: "update-alternatives",
+        package: "dpkg",
+        same_version: &["dpkg"],
+        paths: &["/usr/bin/update-alternatives"],
+        arch_compiled_in: false,
+        perl: false,
+    },
+    // The set-up's and dpkg-dev's scripts (dpkg-buildpackage, dpkg-source,
+    // dpkg-gencontrol, dpkg-shlibdeps, ...): see `debian_perl` and `PerlGuard`.
+    NativeTool {
+        name: "perl",
+        package: super::debian_perl::PERL_BASE,
+        same_version: &[super::debian_perl::PERL_BASE],
+        paths: &[super::debian_perl::PERL],
+        arch_compiled_in: false,
+        perl: true,
     },
 ];
 
@@ -611,7 +664,7 @@ pub fn native_pairs(
             root: f.clone(),
             tool: f.path.clone(),
             args: Vec::new(),
-            arch_rewritten: arch_compiled_in(&f.path),
+            gives_root_arch: arch_compiled_in(&f.path) || f.path == super::debian_perl::PERL,
         })
         .collect()
 }
@@ -743,7 +796,15 @@ mod tests {
         };
         // No g++ in the bundle: cc1plus stays emulated.
         let in_bundle = |p: &str| !p.ends_with("cc1plus");
-        let (m, refused) = manifest("aarch64", &toolchain, "14", &root, &[], &in_bundle, false);
+        let (m, refused) = manifest(
+            "aarch64",
+            &toolchain,
+            "14",
+            &root,
+            Native::default(),
+            &in_bundle,
+            false,
+        );
         assert!(refused.is_empty());
         let keys: Vec<&str> = m.tools.keys().map(String::as_str).collect();
         assert_eq!(
@@ -781,13 +842,29 @@ mod tests {
                 "/usr/include/aarch64-linux-gnu/c++/14"
             ]
         );
-        let (with_drivers, _) = manifest("aarch64", &toolchain, "14", &root, &[], &in_bundle, true);
+        let (with_drivers, _) = manifest(
+            "aarch64",
+            &toolchain,
+            "14",
+            &root,
+            Native::default(),
+            &in_bundle,
+            true,
+        );
         assert_eq!(
             with_drivers.tools["/usr/bin/aarch64-linux-gnu-gcc-14"].args,
             ["--sysroot=/"]
         );
         let with_cxx = |p: &str| p.ends_with("cc1plus") || in_bundle(p);
-        let (m, _) = manifest("aarch64", &toolchain, "14", &root, &[], &with_cxx, false);
+        let (m, _) = manifest(
+            "aarch64",
+            &toolchain,
+            "14",
+            &root,
+            Native::default(),
+            &with_cxx,
+            false,
+        );
         let cc1plus = &m.tools["/usr/libexec/gcc/aarch64-linux-gnu/14/cc1plus"];
         assert!(cc1plus.emulate_if.contains(&"-E".to_string()));
         assert_eq!(cc1plus.append[1], "/usr/include/c++/14");
@@ -827,7 +904,16 @@ mod tests {
         .to_vec();
         let in_bundle = |p: &str| p != "/usr/bin/xz";
         let (m, refused) = manifest(
-            "aarch64", &toolchain, "14", &root, &accepted, &in_bundle, false,
+            "aarch64",
+            &toolchain,
+            "14",
+            &root,
+            Native {
+                paths: &accepted,
+                perl: None,
+            },
+            &in_bundle,
+            false,
         );
         let keys: Vec<&str> = m.tools.keys().map(String::as_str).collect();
         assert_eq!(
@@ -840,10 +926,9 @@ mod tests {
         assert!(dash.args.is_empty() && dash.append.is_empty() && dash.emulate_if.is_empty());
         let refused: Vec<&str> = refused.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(refused, ["/usr/bin/bash", "/usr/bin/make"]);
-        // Every native tool's path is a program the deny list lets through, and bash
-        // and make are not among them.
+        // bash and make are not among the native tools.
         for tool in NATIVE_TOOLS {
-            assert!(!["bash", "make", "perl"].contains(&tool.name));
+            assert!(!["bash", "make"].contains(&tool.name));
         }
         assert!(native_tools_refused("armhf").unwrap().contains("32-bit"));
         assert!(native_tools_refused("s390x")
@@ -852,6 +937,53 @@ mod tests {
         for little_endian_64 in ["arm64", "ppc64el", "riscv64", "loong64"] {
             assert_eq!(native_tools_refused(little_endian_64), None);
         }
+    }
+
+    #[test]
+    fn the_native_perl_gets_its_boot_module_and_guard_in_the_manifest() {
+        use super::super::manifest::{Identity, Toolchain};
+        use super::super::plan::RootFile;
+        let root: Vec<RootFile> = ["/usr/bin/perl", "/usr/bin/dash"]
+            .iter()
+            .map(|p| RootFile {
+                path: p.to_string(),
+                identity: Identity::of_bytes(p.as_bytes()),
+            })
+            .collect();
+        let toolchain = Toolchain {
+            distribution: "debian".into(),
+            version: "14.2.0-19".into(),
+            triplet: "aarch64-linux-gnu".into(),
+        };
+        let dirs = super::super::debian_perl::lib_dirs("aarch64", "aarch64-linux-gnu", "5.40.1-6")
+            .unwrap();
+        let guard = super::super::debian_perl::guard(&dirs, &[]);
+        let accepted = ["/usr/bin/perl".to_string(), "/usr/bin/dash".to_string()];
+        let (m, refused) = manifest(
+            "aarch64",
+            &toolchain,
+            "14",
+            &root,
+            Native {
+                paths: &accepted,
+                perl: Some(&guard),
+            },
+            &|_| true,
+            false,
+        );
+        assert!(refused.is_empty(), "{refused:?}");
+        let perl = &m.tools["/usr/bin/perl"];
+        assert_eq!(perl.native, "/emul/x86_64-for-aarch64/usr/bin/perl");
+        assert_eq!(
+            perl.args,
+            [
+                "-I/emul/x86_64-for-aarch64/perl-boot",
+                "-MArchbuildAccelPerl"
+            ]
+        );
+        assert_eq!(perl.perl.as_ref(), Some(&guard));
+        assert_eq!(m.tools["/usr/bin/dash"].perl, None);
+        assert!(m.tools["/usr/bin/dash"].args.is_empty());
     }
 
     #[test]
@@ -894,13 +1026,26 @@ mod tests {
         assert!(native_tool_refused(tar, "armhf")
             .unwrap()
             .contains("32-bit"));
-        // The rewritten pairs pass the deny list's dpkg* prefix, and no other native
+        // The pairs that give the root's arch (dpkg rewritten, perl with the root's
+        // %Config) pass the deny list's dpkg* and perl* prefixes, and no other native
         // tool needs to.
         for tool in NATIVE_TOOLS {
             for path in tool.paths {
                 let denied = super::super::plan::denied(path);
-                assert_eq!(denied.is_some(), tool.arch_compiled_in, "{path}");
+                assert_eq!(
+                    denied.is_some(),
+                    tool.arch_compiled_in || tool.perl,
+                    "{path}"
+                );
                 assert_eq!(super::super::plan::denied_name(path), None, "{path}");
+                let pair = &native_pairs(
+                    &[super::super::plan::RootFile {
+                        path: path.to_string(),
+                        identity: super::super::manifest::Identity::of_bytes(b"x"),
+                    }],
+                    &[path.to_string()],
+                )[0];
+                assert_eq!(pair.gives_root_arch, denied.is_some(), "{path}");
             }
         }
     }

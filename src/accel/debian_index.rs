@@ -177,6 +177,8 @@ pub fn parse_sources(text: &str) -> Option<Source> {
 pub fn left_out(name: &str) -> Option<&'static str> {
     if name.ends_with("-cross") {
         Some("target libraries: the root's own are used")
+    } else if name.starts_with("perl-modules-") {
+        Some("perl's pure-perl modules: the root's own are used")
     } else if matches!(name, "debconf" | "dpkg" | "install-info" | "debianutils") {
         Some("packaging machinery, not run in the bundle")
     } else {
@@ -205,6 +207,8 @@ pub struct NativeMatch {
     /// Its programs have the host's arch compiled in, to be rewritten
     /// ([`debian_bundle::NativeTool::arch_compiled_in`]).
     pub arch_compiled_in: bool,
+    /// The native perl ([`debian_bundle::NativeTool::perl`]).
+    pub perl: bool,
 }
 
 /// Which native tools the bundle has for a root of Debian arch `deb_arch`: those whose
@@ -249,6 +253,7 @@ pub fn native_tools(
                 version: installed[tool.package].clone(),
                 paths: tool.paths.iter().map(|p| p.to_string()).collect(),
                 arch_compiled_in: tool.arch_compiled_in,
+                perl: tool.perl,
             }),
         }
     }
@@ -324,6 +329,30 @@ pub fn plan(
         .map(|c| c.cross.clone())
         .chain(native.iter().map(|n| n.package.clone()))
         .collect();
+    // The native perl also needs libperl's XS modules (perl, not perl-base, has them)
+    // of its own version.
+    let mut native = native;
+    let mut native_refused = native_refused;
+    if let Some(at) = native.iter().position(|n| n.perl) {
+        let version = native[at].version.clone();
+        let libperl = super::debian_perl::libperl_package(&version)
+            .ok_or_else(|| format!("perl-base {version} is not a perl version archbuild reads"));
+        match libperl.and_then(|name| match index.get(&name) {
+            Some(p) if p.version == version => Ok(name),
+            Some(p) => Err(format!(
+                "the archive's amd64 {name} is {}, not perl-base's {version}",
+                p.version
+            )),
+            None => Err(format!("the archive's amd64 index has no {name}")),
+        }) {
+            Ok(name) => todo.push(name),
+            Err(why) => {
+                native.remove(at);
+                native_refused.push(("perl".to_string(), why));
+                todo.retain(|p| p != super::debian_perl::PERL_BASE);
+            }
+        }
+    }
     while let Some(name) = todo.pop() {
         if !chosen.insert(name.clone()) {
             continue;
@@ -566,6 +595,7 @@ Package: cpp-12-aarch64-linux-gnu\nVersion: 12.2.0-14cross1\nFilename: p/c.deb\n
                 ("gzip", "gzip", "1.13-1+deb13u1"),
                 ("tar", "tar", "1.35+dfsg-3.1"),
                 ("dpkg", "dpkg", "1.22.22"),
+                ("update-alternatives", "dpkg", "1.22.22"),
             ]
         );
         assert_eq!(plan.native[0].paths, ["/usr/bin/dash"]);
@@ -653,6 +683,67 @@ Package: cpp-12-aarch64-linux-gnu\nVersion: 12.2.0-14cross1\nFilename: p/c.deb\n
         assert!(none.is_empty());
         assert_eq!(refused.len(), super::debian_bundle::NATIVE_TOOLS.len());
         assert!(refused[0].1.contains("32-bit"), "{refused:?}");
+    }
+
+    #[test]
+    fn the_native_perl_brings_libperl_of_its_version_and_not_the_pure_perl_modules() {
+        let perl = "Package: perl-base\nVersion: 5.40.1-6+deb13u1\nPre-Depends: libc6 (>= 2.38)\nFilename: pool/pb.deb\nSize: 20\n\n\
+Package: libperl5.40\nVersion: 5.40.1-6+deb13u1\nDepends: libc6 (>= 2.38), perl-modules-5.40 (>= 5.40.1-6+deb13u1)\nFilename: pool/lp.deb\nSize: 21\n\n\
+Package: perl-modules-5.40\nVersion: 5.40.1-6+deb13u1\nArchitecture: all\nFilename: pool/pm.deb\nSize: 22\n\n";
+        let index = parse_index(&format!("{INDEX}{perl}"));
+        let status = with_tools("perl-base=5.40.1-6+deb13u1");
+        let plan = plan("arm64", &status, &index).unwrap();
+        let native: Vec<(&str, bool)> = plan
+            .native
+            .iter()
+            .map(|n| (n.tool.as_str(), n.perl))
+            .collect();
+        assert_eq!(native, [("perl", true)]);
+        assert_eq!(plan.native[0].paths, ["/usr/bin/perl"]);
+        let names: Vec<&str> = plan.packages.iter().map(|p| p.name.as_str()).collect();
+        assert!(
+            names.contains(&"perl-base") && names.contains(&"libperl5.40"),
+            "{names:?}"
+        );
+        assert!(!names.contains(&"perl-modules-5.40"), "{names:?}");
+        assert!(plan.left_out.iter().any(|(n, _)| n == "perl-modules-5.40"));
+
+        // libperl of another version (or none): perl stays emulated, the rest is made.
+        let skewed = index_with_libperl(&index, "5.40.1-6");
+        let plan = plan_of(&status, &skewed);
+        assert!(plan.native.is_empty());
+        let names: Vec<&str> = plan.packages.iter().map(|p| p.name.as_str()).collect();
+        assert!(!names.contains(&"perl-base"), "{names:?}");
+        let (tool, why) = plan
+            .native_refused
+            .iter()
+            .find(|(t, _)| t == "perl")
+            .unwrap();
+        assert_eq!(tool, "perl");
+        assert_eq!(
+            why,
+            "the archive's amd64 libperl5.40 is 5.40.1-6, not perl-base's 5.40.1-6+deb13u1"
+        );
+        let mut without = index.clone();
+        without.remove("libperl5.40");
+        let plan = plan_of(&status, &without);
+        assert!(plan
+            .native_refused
+            .iter()
+            .any(|(t, why)| t == "perl" && why == "the archive's amd64 index has no libperl5.40"));
+    }
+
+    fn index_with_libperl(
+        index: &BTreeMap<String, Package>,
+        version: &str,
+    ) -> BTreeMap<String, Package> {
+        let mut index = index.clone();
+        index.get_mut("libperl5.40").unwrap().version = version.to_string();
+        index
+    }
+
+    fn plan_of(status: &str, index: &BTreeMap<String, Package>) -> BundlePlan {
+        plan("arm64", status, index).unwrap()
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::ffi::{OsStr, OsString};
 
-use super::manifest::{Identity, Manifest};
+use super::manifest::{Identity, Manifest, PerlGuard};
 
 /// The environment variable that turns acceleration off (`0`, `no`, `off`, `false`).
 pub const KILL_SWITCH: &str = "ARCHBUILD_ACCEL";
@@ -111,6 +111,9 @@ pub enum Why {
     /// without them.
     Preload(String),
     NativeFailed(String),
+    /// A native perl could load this XS module of the root's (a foreign shared object)
+    /// that the bundle has no amd64 build of.
+    ForeignPerlModule(String),
 }
 
 impl Why {
@@ -138,6 +141,10 @@ impl std::fmt::Display for Why {
             ),
             Why::NativeFailed(e) => write!(f, "the native tool could not be executed: {e}"),
             Why::Argument(a) => write!(f, "argument {a} is not reproduced by the native tool"),
+            Why::ForeignPerlModule(m) => write!(
+                f,
+                "perl could load {m}, an XS module the bundle has no amd64 build of"
+            ),
             Why::Preload(p) => write!(
                 f,
                 "LD_PRELOAD={p} (the root's libraries) cannot be loaded by the native tool"
@@ -179,6 +186,13 @@ pub struct Inputs<'a> {
     /// `LD_PRELOAD` of the exec: a library of the root (fakeroot's, say) that no native
     /// tool can load, so the tool stays emulated.
     pub preload: Option<&'a OsStr>,
+    /// `PERL5LIB` (or, when it is unset, `PERLLIB`) of the exec: directories a perl
+    /// searches for modules before its own.
+    pub perl_lib_env: Option<&'a OsStr>,
+    /// The XS modules (`auto/**/*.so`) under the given module directories, as paths
+    /// beginning with the directory as given; asked only for a tool with a
+    /// [`PerlGuard`].
+    pub xs_modules: &'a dyn Fn(&[String]) -> Vec<String>,
 }
 
 /// The first argument matched by the tool's `emulate_if` and not excused by
@@ -234,13 +248,109 @@ pub fn decide(inputs: &Inputs) -> Exec {
             made_for: tool.identity,
             found,
         }),
-        Ok(_) => Exec::Native {
-            program: tool.native.clone(),
-            args: tool.args.clone(),
-            replace: tool.replace.clone(),
-            append: tool.append.clone(),
-        },
+        Ok(_) => {
+            if let Some(guard) = &tool.perl {
+                if let Some(why) = perl_refusal(guard, inputs) {
+                    return emulate(why);
+                }
+            }
+            native(tool)
+        }
     }
+}
+
+fn native(tool: &super::manifest::Tool) -> Exec {
+    Exec::Native {
+        program: tool.native.clone(),
+        args: tool.args.clone(),
+        replace: tool.replace.clone(),
+        append: tool.append.clone(),
+    }
+}
+
+/// Why a native perl must not run this exec, or None: a switch that prints what is
+/// compiled into the binary (`-v`, `-V`), `-Mblib` (the build's own XS modules), or an
+/// XS module without a twin in any directory it could search: the `-I` directories,
+/// the environment's, the build's `blib/arch`, and the root's `@INC`.
+fn perl_refusal(guard: &PerlGuard, inputs: &Inputs) -> Option<Why> {
+    let switches = perl_switches(inputs.args);
+    if let Some(s) = &switches.refused {
+        return Some(Why::Argument(s.clone()));
+    }
+    let mut dirs = switches.include_dirs;
+    if let Some(env) = inputs.perl_lib_env {
+        dirs.extend(
+            env.to_string_lossy()
+                .split(':')
+                .filter(|d| !d.is_empty())
+                .map(str::to_string),
+        );
+    }
+    dirs.push("blib/arch".to_string());
+    dirs.extend(guard.lib_dirs.iter().cloned());
+    (inputs.xs_modules)(&dirs)
+        .into_iter()
+        .find(|m| !guard.twins.contains(m))
+        .map(Why::ForeignPerlModule)
+}
+
+/// What perl's own switches (before the script's name) ask for.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PerlSwitches {
+    /// `-I` directories, in order.
+    pub include_dirs: Vec<String>,
+    /// The first switch the native perl cannot honour the same way.
+    pub refused: Option<String>,
+}
+
+/// Perl's switches of `args`, read as perl reads them: clusters of flags (`-wnl0`),
+/// `-e`/`-E` and `-I` with their value attached or in the next argument, the other
+/// value switches with it attached; the first argument that is not a switch (the
+/// script) or `--` ends them.
+pub fn perl_switches(args: &[OsString]) -> PerlSwitches {
+    let mut out = PerlSwitches::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].to_string_lossy();
+        i += 1;
+        let Some(cluster) = arg.strip_prefix('-') else {
+            break;
+        };
+        if cluster.is_empty() || cluster == "-" {
+            break;
+        }
+        let flags = cluster
+            .find(|c: char| !"acnpsStTuUwWXl0123456789".contains(c))
+            .unwrap_or(cluster.len());
+        let rest = &cluster[flags..];
+        let mut chars = rest.chars();
+        let value = |chars: &std::str::Chars, i: &mut usize| {
+            let attached = chars.as_str();
+            if attached.is_empty() {
+                *i += 1;
+                args.get(*i - 1).map(|a| a.to_string_lossy().into_owned())
+            } else {
+                Some(attached.to_string())
+            }
+        };
+        match chars.next() {
+            Some('v' | 'V') => {
+                out.refused.get_or_insert_with(|| arg.to_string());
+            }
+            Some('e' | 'E') => {
+                value(&chars, &mut i);
+            }
+            Some('I') => out.include_dirs.extend(value(&chars, &mut i)),
+            Some('M' | 'm') => {
+                let module = chars.as_str().trim_start_matches('-');
+                if module == "blib" || module.starts_with("blib=") {
+                    out.refused.get_or_insert_with(|| arg.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The CPU model the handler asks qemu for, per qemu target (`-cpu`), measured by
@@ -466,6 +576,7 @@ mod tests {
                 emulate_if: vec!["-nostdinc".into(), "-imultilib".into()],
                 unless_followed_by: vec![["-imultilib".into(), ".".into()]],
                 identity: Identity::of_bytes(b"gcc"),
+                perl: None,
             },
         );
         super::super::manifest::debian_aarch64(tools)
@@ -485,6 +596,8 @@ mod tests {
             enabled,
             args: &[],
             preload: None,
+            perl_lib_env: None,
+            xs_modules: &|_| Vec::new(),
         })
     }
 
@@ -548,6 +661,8 @@ mod tests {
             enabled: true,
             args: &os(&["-c", "-nostdinc++", "x.cc"]),
             preload: None,
+            perl_lib_env: None,
+            xs_modules: &|_| Vec::new(),
         });
         assert_eq!(
             why(nostdinc).to_string(),
@@ -563,6 +678,8 @@ mod tests {
                 enabled: true,
                 args: &os(&["-c", "x.c"]),
                 preload: Some(OsStr::new(preload)),
+                perl_lib_env: None,
+                xs_modules: &|_| Vec::new(),
             })
         };
         let fakeroot = why(preloaded("libfakeroot-sysv.so"));
@@ -583,6 +700,8 @@ mod tests {
                 enabled: true,
                 args: &os(args),
                 preload: None,
+                perl_lib_env: None,
+                xs_modules: &|_| Vec::new(),
             })
         };
         assert!(matches!(
@@ -808,5 +927,155 @@ mod tests {
         assert_eq!(qemu_target(&h), Some("arm"));
         assert_eq!(qemu_target(b"#!/bin/sh\n"), None);
         assert_eq!(qemu_target(&h[..10]), None);
+    }
+    #[test]
+    fn perls_switches_are_read_as_perl_reads_them() {
+        let s = perl_switches(&os(&[
+            "-w",
+            "-I",
+            "lib",
+            "-Iblib/arch",
+            "script.pl",
+            "-v",
+            "-I/x",
+        ]));
+        assert_eq!(s.include_dirs, ["lib", "blib/arch"]);
+        assert_eq!(s.refused, None, "a script's own -v is not perl's");
+        for version in ["-v", "-V", "-V:archname", "-wV", "-l0v"] {
+            assert_eq!(
+                perl_switches(&os(&[version])).refused.as_deref(),
+                Some(version),
+                "{version}"
+            );
+        }
+        // code, a module argument and an in-place suffix are not switches
+        assert_eq!(perl_switches(&os(&["-e", "-v"])).refused, None);
+        assert_eq!(perl_switches(&os(&["-le", "-V"])).refused, None);
+        assert_eq!(
+            perl_switches(&os(&["-eprint 1", "-Mstrict", "-i.v", "-x"])).refused,
+            None
+        );
+        assert_eq!(perl_switches(&os(&["--", "-v"])).refused, None);
+        assert_eq!(perl_switches(&os(&["-", "-v"])).refused, None);
+        assert_eq!(
+            perl_switches(&os(&["-Mblib", "t/a.t"])).refused.as_deref(),
+            Some("-Mblib")
+        );
+        assert_eq!(
+            perl_switches(&os(&["-Mblib=../x"])).refused.as_deref(),
+            Some("-Mblib=../x")
+        );
+        assert_eq!(perl_switches(&os(&["-Mblibx"])).refused, None);
+    }
+
+    #[test]
+    fn a_native_perl_runs_only_when_every_xs_module_it_could_load_has_a_twin() {
+        const PERL: &str = "/usr/bin/perl";
+        let mut tools = BTreeMap::new();
+        tools.insert(
+            PERL.to_string(),
+            Tool {
+                native: "/emul/x86_64-for-aarch64/usr/bin/perl".into(),
+                args: vec!["-I/emul/x86_64-for-aarch64/perl-boot".into()],
+                replace: BTreeMap::new(),
+                append: vec![],
+                emulate_if: vec![],
+                unless_followed_by: vec![],
+                identity: Identity::of_bytes(b"perl"),
+                perl: Some(super::super::manifest::PerlGuard {
+                    lib_dirs: vec!["/usr/lib/perl-base".into(), "/usr/share/perl5".into()],
+                    twins: ["/usr/lib/perl-base/auto/POSIX/POSIX.so".to_string()].into(),
+                }),
+            },
+        );
+        let found = Found::Manifest(super::super::manifest::debian_aarch64(tools));
+        let searched = std::cell::RefCell::new(Vec::new());
+        let decide_with = |args: &[&str], env: Option<&str>, modules: &[&str]| {
+            let args = os(args);
+            let env = env.map(OsString::from);
+            let modules: Vec<String> = modules.iter().map(|m| m.to_string()).collect();
+            decide(&Inputs {
+                path: Ok(PERL),
+                target: "aarch64",
+                manifest: &found,
+                identity: &|| Ok(Identity::of_bytes(b"perl")),
+                enabled: true,
+                args: &args,
+                preload: None,
+                perl_lib_env: env.as_deref(),
+                xs_modules: &|dirs| {
+                    *searched.borrow_mut() = dirs.to_vec();
+                    modules
+                        .iter()
+                        .filter(|m| dirs.iter().any(|d| m.starts_with(&format!("{d}/"))))
+                        .cloned()
+                        .collect()
+                },
+            })
+        };
+        let twin = "/usr/lib/perl-base/auto/POSIX/POSIX.so";
+        assert!(matches!(
+            decide_with(&["-w", "/usr/bin/dpkg-source", "-b", "."], None, &[twin]),
+            Exec::Native { .. }
+        ));
+        assert_eq!(
+            *searched.borrow(),
+            ["blib/arch", "/usr/lib/perl-base", "/usr/share/perl5"],
+            "the build's blib/arch and the root's @INC"
+        );
+        let foreign = "/usr/lib/perl-base/auto/Foo/Foo.so";
+        assert_eq!(
+            decide_with(&["x.pl"], None, &[twin, foreign]),
+            Exec::Emulate {
+                why: Why::ForeignPerlModule(foreign.into())
+            }
+        );
+        // -I and PERL5LIB directories are searched too
+        let mine = "/build/lib/auto/Mine/Mine.so";
+        assert!(matches!(
+            decide_with(&["x.pl"], None, &[mine]),
+            Exec::Native { .. }
+        ));
+        assert_eq!(
+            decide_with(&["-I/build/lib", "x.pl"], None, &[mine]),
+            Exec::Emulate {
+                why: Why::ForeignPerlModule(mine.into())
+            }
+        );
+        assert_eq!(
+            decide_with(&["x.pl"], Some("/a::/build/lib"), &[mine]),
+            Exec::Emulate {
+                why: Why::ForeignPerlModule(mine.into())
+            }
+        );
+        assert_eq!(
+            *searched.borrow(),
+            [
+                "/a",
+                "/build/lib",
+                "blib/arch",
+                "/usr/lib/perl-base",
+                "/usr/share/perl5"
+            ]
+        );
+        let build = "blib/arch/auto/Mine/Mine.so";
+        assert_eq!(
+            decide_with(&["t/a.t"], None, &[build]),
+            Exec::Emulate {
+                why: Why::ForeignPerlModule(build.into())
+            }
+        );
+        let version = decide_with(&["-V:archname"], None, &[]);
+        assert_eq!(
+            version,
+            Exec::Emulate {
+                why: Why::Argument("-V:archname".into())
+            }
+        );
+        if let Exec::Emulate { why } = version {
+            assert!(why.is_fallback());
+        }
+        let why = Why::ForeignPerlModule(foreign.into()).to_string();
+        assert!(why.contains(foreign) && !why.contains('\n'), "{why}");
     }
 }

@@ -219,6 +219,8 @@ pub fn root_match(
             enabled: true,
             args: &[],
             preload: None,
+            perl_lib_env: None,
+            xs_modules: &|_| Vec::new(),
         });
         match exec {
             Exec::Native { .. } => matching += 1,
@@ -253,6 +255,7 @@ mod tests {
             emulate_if: vec![],
             unless_followed_by: vec![],
             identity: Identity::of_bytes(contents),
+            perl: None,
         }
     }
 

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::debian_bundle::{self, BundleElf, LIB_DIR, LOADER};
 use super::debian_index::{self, BundlePlan, Source};
+use super::debian_perl;
 use super::manifest::{self, Identity, Toolchain};
 use super::plan::RootFile;
 
@@ -299,6 +300,70 @@ fn rewrite_arch(top: &Path, paths: &[String], deb_arch: &str) -> Result<(), Stri
     Ok(())
 }
 
+/// Make the bundle's perl the native perl of `debian_perl` (its library directories
+/// with the root's platform files left out, POSIX's `uname` the root's, the boot
+/// module); its guard, or one line why the root's perl stays emulated.
+fn native_perl(
+    top: &Path,
+    target: &str,
+    triplet: &str,
+    version: &str,
+) -> Result<manifest::PerlGuard, String> {
+    let dirs = debian_perl::lib_dirs(target, triplet, version)
+        .ok_or_else(|| format!("perl-base {version} is not a perl version archbuild reads"))?;
+    let in_top = |path: &str| top.join(path.trim_start_matches('/'));
+    let binary = std::fs::read(in_top(debian_perl::PERL))
+        .map_err(|e| format!("the amd64 {}: {e}", debian_perl::PERL))?;
+    if let Some(dir) = debian_perl::not_compiled_in(&binary, &dirs) {
+        return Err(format!(
+            "the amd64 perl does not have {dir} compiled in: its @INC is not the one archbuild maps"
+        ));
+    }
+    let mut twin_modules = Vec::new();
+    for dir in dirs.iter().filter(|d| d.twin.is_some()) {
+        let amd64 = in_top(&dir.amd64);
+        for file in debian_perl::ROOT_FILES {
+            let _ = std::fs::remove_file(amd64.join(file));
+        }
+        let mut modules = Vec::new();
+        let mut todo = vec![amd64.join("auto")];
+        while let Some(d) = todo.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    todo.push(path);
+                } else if path.extension().is_some_and(|e| e == "so") {
+                    let rel = path.strip_prefix(&amd64).map_err(|e| e.to_string())?;
+                    modules.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+        if modules.is_empty() {
+            return Err(format!("the amd64 perl has no XS modules in {}", dir.amd64));
+        }
+        twin_modules.push((dir.root.clone(), modules));
+    }
+    let posix = dirs
+        .iter()
+        .filter_map(|d| d.twin.as_ref().map(|_| in_top(&d.amd64).join("POSIX.pm")))
+        .find(|p| p.is_file())
+        .ok_or("the amd64 perl-base has no POSIX.pm")?;
+    let text = std::fs::read_to_string(&posix).map_err(|e| format!("POSIX.pm: {e}"))?;
+    std::fs::write(&posix, debian_perl::patch_posix(&text, target)?)
+        .map_err(|e| format!("{}: {e}", posix.display()))?;
+    let boot = top.join(debian_perl::BOOT_DIR.trim_start_matches('/'));
+    std::fs::create_dir_all(&boot).map_err(|e| e.to_string())?;
+    std::fs::write(
+        boot.join(format!("{}.pm", debian_perl::BOOT_MODULE)),
+        debian_perl::boot_module(target, &dirs),
+    )
+    .map_err(|e| format!("the boot module: {e}"))?;
+    Ok(debian_perl::guard(&dirs, &twin_modules))
+}
+
 /// Make the bundle: into `<output>.partial`, renamed to `output` when complete.
 pub fn make(req: &Request) -> Result<Report> {
     let began = Instant::now();
@@ -398,6 +463,20 @@ pub fn make(req: &Request) -> Result<Report> {
             rewrite_failed.insert(n.tool.clone());
         }
     }
+    let mut perl_guard = None;
+    if let Some(n) = plan
+        .native
+        .iter()
+        .find(|n| n.perl && !rewrite_failed.contains(&n.tool))
+    {
+        match native_perl(&partial, req.target, &plan.triplet, &n.version) {
+            Ok(guard) => perl_guard = Some(guard),
+            Err(why) => {
+                native_refused.push((n.tool.clone(), why));
+                rewrite_failed.insert(n.tool.clone());
+            }
+        }
+    }
     let native_paths: Vec<String> = plan
         .native
         .iter()
@@ -415,7 +494,10 @@ pub fn make(req: &Request) -> Result<Report> {
         &toolchain,
         &plan.gcc_major,
         &files,
-        &native_paths,
+        debian_bundle::Native {
+            paths: &native_paths,
+            perl: perl_guard.as_ref(),
+        },
         &in_bundle,
         req.drivers,
     );

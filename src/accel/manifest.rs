@@ -167,6 +167,23 @@ pub struct Tool {
     pub unless_followed_by: Vec<[String; 2]>,
     /// The root's file this tool stands in for.
     pub identity: Identity,
+    /// A native perl's check of the perl modules it could load (see [`PerlGuard`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perl: Option<PerlGuard>,
+}
+
+/// What a native perl needs checked at each exec: an x86_64 perl cannot load the root's
+/// XS modules (foreign shared objects), and would fail in the middle of a script, too
+/// late to fall back. So it runs only when every XS module (`auto/**/*.so`) under the
+/// directories it could search has an amd64 twin in the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerlGuard {
+    /// The root perl's `@INC`, in its order.
+    pub lib_dirs: Vec<String>,
+    /// The root paths of the XS modules (`<lib dir>/auto/.../X.so`) the bundle has an
+    /// amd64 build of, of the root perl's own version.
+    pub twins: std::collections::BTreeSet<String>,
 }
 
 /// The whole manifest of one bundle.
@@ -279,6 +296,7 @@ mod tests {
                 emulate_if: vec![],
                 unless_followed_by: vec![],
                 identity: Identity::of_bytes(b"cc1"),
+                perl: None,
             },
         );
         tools.insert(
@@ -294,6 +312,10 @@ mod tests {
                     size: 1_000_000,
                     fnv1a64_head_tail: 0x0123_4567_89ab_cdef,
                 },
+                perl: Some(PerlGuard {
+                    lib_dirs: vec!["/usr/share/perl5".into()],
+                    twins: ["/usr/share/perl5/auto/X/X.so".to_string()].into(),
+                }),
             },
         );
         debian_aarch64(tools)

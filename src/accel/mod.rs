@@ -5,6 +5,7 @@
 
 pub mod debian_bundle;
 pub mod debian_index;
+pub mod debian_perl;
 pub mod decision;
 pub mod host;
 pub mod make_debian;

@@ -40,8 +40,8 @@ pub fn denied(path: &str) -> Option<String> {
     denied_name(path).or_else(|| denied_prefix(path))
 }
 
-/// Why `path` must never be accelerated even by a copy whose compiled-in arch was
-/// rewritten to the root's (see [`Pair::arch_rewritten`]), or None.
+/// Why `path` must never be accelerated even by a copy made to give the root's arch
+/// (see [`Pair::gives_root_arch`]), or None.
 pub fn denied_name(path: &str) -> Option<String> {
     let name = path.rsplit('/').next().unwrap_or(path);
     DENIED_NAMES
@@ -71,10 +71,11 @@ pub struct Pair {
     pub root: RootFile,
     pub tool: String,
     pub args: Vec<String>,
-    /// The tool is a copy with the root's Debian arch written over the `amd64` compiled
-    /// into it (dpkg's programs): the deny list's `dpkg*` prefix does not hold for it,
-    /// its names do.
-    pub arch_rewritten: bool,
+    /// The tool is a copy made to give the root's arch: dpkg's programs with the root's
+    /// Debian arch written over their compiled-in `amd64`, perl with the root's
+    /// `%Config` and a `uname` that reports the root's machine. The deny list's
+    /// prefixes (`dpkg*`, `perl*`) do not hold for it, its names do.
+    pub gives_root_arch: bool,
 }
 
 /// A pair left out, and why.
@@ -94,7 +95,7 @@ pub fn make_manifest(
     let mut tools = BTreeMap::new();
     let mut refused = Vec::new();
     for pair in pairs {
-        let deny = if pair.arch_rewritten {
+        let deny = if pair.gives_root_arch {
             denied_name
         } else {
             denied
@@ -117,6 +118,7 @@ pub fn make_manifest(
                 emulate_if: Vec::new(),
                 unless_followed_by: Vec::new(),
                 identity: pair.root.identity,
+                perl: None,
             },
         );
     }
@@ -233,7 +235,7 @@ pub fn pairs(files: &[RootFile], tool_for: &dyn Fn(&str) -> Option<String>) -> V
                 },
                 root: file.clone(),
                 tool,
-                arch_rewritten: false,
+                gives_root_arch: false,
             })
         })
         .collect()
@@ -309,19 +311,19 @@ mod tests {
                 root: file("/usr/bin/aarch64-linux-gnu-as"),
                 tool: "/usr/bin/aarch64-linux-gnu-as".into(),
                 args: vec![],
-                arch_rewritten: false,
+                gives_root_arch: false,
             },
             Pair {
                 root: file("/usr/bin/uname"),
                 tool: "/usr/bin/uname".into(),
                 args: vec![],
-                arch_rewritten: false,
+                gives_root_arch: false,
             },
             Pair {
                 root: file("/usr/bin/harmless"),
                 tool: "/usr/bin/perl".into(),
                 args: vec![],
-                arch_rewritten: false,
+                gives_root_arch: false,
             },
         ];
         let (m, refused) = make_manifest("aarch64", &toolchain, &pairs);
@@ -339,7 +341,7 @@ mod tests {
             root: file(path),
             tool: path.into(),
             args: vec![],
-            arch_rewritten: true,
+            gives_root_arch: true,
         };
         let (with_dpkg, still_refused) = make_manifest(
             "aarch64",
@@ -531,13 +533,13 @@ mod tests {
                 root: file("/usr/bin/rpm"),
                 tool: "/usr/bin/rpm".into(),
                 args: vec![],
-                arch_rewritten: false,
+                gives_root_arch: false,
             },
             Pair {
                 root: file("/usr/bin/uname"),
                 tool: "/usr/bin/uname".into(),
                 args: vec![],
-                arch_rewritten: false,
+                gives_root_arch: false,
             },
         ];
         let (m, refused) = make_manifest("aarch64", &toolchain, &forced);
