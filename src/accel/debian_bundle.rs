@@ -872,26 +872,14 @@ mod tests {
 
     #[test]
     fn the_native_tools_keep_their_root_path_in_the_bundle_and_the_deny_list_holds() {
-        use super::super::manifest::{Identity, Toolchain};
-        use super::super::plan::RootFile;
-        let root: Vec<RootFile> = [
+        let root = root_files(&[
             "/usr/bin/dash",
             "/usr/bin/xz",
             "/usr/bin/bash",
             "/usr/bin/make",
             "/usr/libexec/gcc/aarch64-linux-gnu/14/cc1",
-        ]
-        .iter()
-        .map(|p| RootFile {
-            path: p.to_string(),
-            identity: Identity::of_bytes(p.as_bytes()),
-        })
-        .collect();
-        let toolchain = Toolchain {
-            distribution: "debian".into(),
-            version: "14.2.0-19".into(),
-            triplet: "aarch64-linux-gnu".into(),
-        };
+        ]);
+        let toolchain = trixie_toolchain();
         // xz accepted but not in the bundle (not unpacked): left out; bash and make
         // offered anyway: refused by the deny list.
         let accepted: Vec<String> = [
@@ -939,22 +927,29 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_native_perl_gets_its_boot_module_and_guard_in_the_manifest() {
-        use super::super::manifest::{Identity, Toolchain};
-        use super::super::plan::RootFile;
-        let root: Vec<RootFile> = ["/usr/bin/perl", "/usr/bin/dash"]
+    /// Root files at `paths`, each with an identity of its own.
+    fn root_files(paths: &[&str]) -> Vec<super::super::plan::RootFile> {
+        paths
             .iter()
-            .map(|p| RootFile {
+            .map(|p| super::super::plan::RootFile {
                 path: p.to_string(),
-                identity: Identity::of_bytes(p.as_bytes()),
+                identity: super::super::manifest::Identity::of_bytes(p.as_bytes()),
             })
-            .collect();
-        let toolchain = Toolchain {
+            .collect()
+    }
+
+    fn trixie_toolchain() -> super::super::manifest::Toolchain {
+        super::super::manifest::Toolchain {
             distribution: "debian".into(),
             version: "14.2.0-19".into(),
             triplet: "aarch64-linux-gnu".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn the_native_perl_gets_its_boot_module_and_guard_in_the_manifest() {
+        let root = root_files(&["/usr/bin/perl", "/usr/bin/dash"]);
+        let toolchain = trixie_toolchain();
         let dirs = super::super::debian_perl::lib_dirs("aarch64", "aarch64-linux-gnu", "5.40.1-6")
             .unwrap();
         let guard = super::super::debian_perl::guard(&dirs, &[]);
